@@ -1,0 +1,48 @@
+package memory
+
+import "context"
+
+// A Store keeps memories and finds them by vector similarity within a
+// filter. Implementations: the embedded store (package memory/embedded) and
+// the Milvus store. All pass the conformance suite in memory/storetest.
+//
+// Expired memories are invisible to Get, Search, List and Count.
+type Store interface {
+	// Add inserts new memories. Their IDs, Hash, timestamps and Vector
+	// (of the store's dimension) are set by the caller.
+	Add(ctx context.Context, ms ...Memory) error
+	// Update replaces the memory with m.ID; ErrNotFound if there is none.
+	Update(ctx context.Context, m Memory) error
+	// Delete removes the memories with the given ids; unknown ids are ignored.
+	Delete(ctx context.Context, ids ...string) error
+	// Get returns one memory, with its vector.
+	Get(ctx context.Context, id string) (Memory, error)
+	// Search returns up to s.TopK memories matching s.Filter, most similar
+	// to s.Vector first, with Score at least s.MinScore.
+	Search(ctx context.Context, s SearchRequest) ([]Hit, error)
+	// List returns memories matching filter, newest first, for a page.
+	List(ctx context.Context, filter Filter, page Page) ([]Memory, error)
+	// Count returns how many memories match filter.
+	Count(ctx context.Context, filter Filter) (int, error)
+	// Close releases the store.
+	Close() error
+}
+
+// A SearchRequest asks a Store for the memories nearest to Vector.
+type SearchRequest struct {
+	Vector   []float32
+	Filter   Filter
+	TopK     int
+	MinScore float64
+	// Fresh asks for read-your-writes consistency: the result reflects
+	// every write that returned before the call. The chat path leaves it
+	// false; the memory API sets it.
+	Fresh bool
+}
+
+// A Page selects a window of a listing.
+type Page struct {
+	Offset int
+	Limit  int // 0: no limit
+	Fresh  bool
+}
