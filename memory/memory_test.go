@@ -1,0 +1,384 @@
+package memory_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/memproxy/memproxy/internal/fakeupstream"
+	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/embedded"
+)
+
+func newStore(t *testing.T, e memory.Embedder) memory.Store {
+	t.Helper()
+	s, err := embedded.Open(t.TempDir(), e.Dimensions(), e.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestFilterValidate(t *testing.T) {
+	good := []memory.Filter{
+		{},
+		memory.Eq(memory.FieldUserID, "x"),
+		memory.MetaEq("k", 1.0),
+		memory.Cmp(memory.FieldCreatedAt, false, memory.OpGte, time.Now()),
+		memory.Cmp(memory.FieldCategories, false, memory.OpContains, "c"),
+		memory.Or(memory.Eq(memory.FieldAgentID, "a"), memory.Not(memory.MetaEq("t", "x"))),
+	}
+	for _, f := range good {
+		if err := f.Validate(); err != nil {
+			t.Errorf("Validate(%+v) = %v", f, err)
+		}
+	}
+	bad := []struct {
+		f    memory.Filter
+		want string
+	}{
+		{memory.Eq("color", "x"), "unknown field"},
+		{memory.Eq(memory.FieldUserID, 1.0), "want a string"},
+		{memory.Cmp(memory.FieldUserID, false, memory.OpGt, "a"), "does not apply"},
+		{memory.Cmp(memory.FieldCreatedAt, false, memory.OpGt, "yesterday"), "want a time"},
+		{memory.Cmp("k", true, memory.OpGt, "a"), "wants a number"},
+		{memory.Cmp("k", true, memory.OpIn, "a"), "wants a list"},
+		{memory.Cmp("k", true, memory.OpContains, 1.0), "wants a string"},
+		{memory.MetaEq("", "x"), "must not be empty"},
+		{memory.Filter{Op: memory.OpAnd}, "at least one"},
+		{memory.MetaEq("k", map[string]any{}), "unsupported value"},
+	}
+	for _, tt := range bad {
+		err := tt.f.Validate()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Validate(%+v) = %v, want an error containing %q", tt.f, err, tt.want)
+		}
+	}
+}
+
+func TestHashEmbedder(t *testing.T) {
+	e := memory.NewHashEmbedder(0)
+	vs, err := e.Embed(context.Background(), []string{
+		"I completed a 5K run in 28 minutes",
+		"Running my first 5K race next week",
+		"My favourite pizza topping is pineapple",
+		"",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vs[:3] {
+		if len(v) != 256 {
+			t.Fatalf("vector %d has %d dimensions", i, len(v))
+		}
+		if n := memory.Cosine(v, v); n < 0.999 || n > 1.001 {
+			t.Errorf("vector %d is not unit length: %f", i, n)
+		}
+	}
+	related, unrelated := memory.Cosine(vs[0], vs[1]), memory.Cosine(vs[0], vs[2])
+	if related <= unrelated+0.1 {
+		t.Errorf("cos(run, run) = %.3f is not clearly above cos(run, pizza) = %.3f", related, unrelated)
+	}
+	again, _ := e.Embed(context.Background(), []string{"I completed a 5K run in 28 minutes"})
+	if memory.Cosine(again[0], vs[0]) < 0.9999 {
+		t.Errorf("the hash embedder is not deterministic")
+	}
+	for _, x := range vs[3] {
+		if x != 0 {
+			t.Fatalf("the empty text has a non-zero vector")
+		}
+	}
+}
+
+func TestOpenAIEmbedder(t *testing.T) {
+	up := fakeupstream.New()
+	srv := httptest.NewServer(up)
+	defer srv.Close()
+	ctx := context.Background()
+
+	e, err := memory.NewOpenAIEmbedder(ctx, memory.OpenAIEmbedderConfig{BaseURL: srv.URL + "/v1", APIKey: "k", Model: "text-embedding-3-small"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Dimensions() != fakeupstream.EmbeddingDims {
+		t.Errorf("probed %d dimensions, want %d", e.Dimensions(), fakeupstream.EmbeddingDims)
+	}
+	vs, err := e.Embed(ctx, []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fakeupstream.Embedding("b", fakeupstream.EmbeddingDims)
+	if memory.Cosine(vs[1], want) < 0.9999 {
+		t.Errorf("vectors out of order or altered")
+	}
+	req, _ := up.Last("/v1/embeddings")
+	if req.Header.Get("Authorization") != "Bearer k" {
+		t.Errorf("Authorization = %q", req.Header.Get("Authorization"))
+	}
+
+	// Unreachable at start-up: a clear error naming the setting to change.
+	_, err = memory.NewOpenAIEmbedder(ctx, memory.OpenAIEmbedderConfig{BaseURL: "http://127.0.0.1:1/v1", Model: "m"})
+	if err == nil || !strings.Contains(err.Error(), "dimension") {
+		t.Errorf("NewOpenAIEmbedder against nothing: %v", err)
+	}
+	// A configured dimension skips the probe, and is enforced.
+	e, err = memory.NewOpenAIEmbedder(ctx, memory.OpenAIEmbedderConfig{BaseURL: srv.URL + "/v1", Model: "m", Dimensions: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Embed(ctx, []string{"x"}); err == nil || !strings.Contains(err.Error(), "dimensions") {
+		t.Errorf("a vector of the wrong dimension was accepted: %v", err)
+	}
+	e, _ = memory.NewOpenAIEmbedder(ctx, memory.OpenAIEmbedderConfig{BaseURL: srv.URL + "/v1", Model: "m", Dimensions: 8, RequestDimensions: true})
+	if vs, err := e.Embed(ctx, []string{"x"}); err != nil || len(vs[0]) != 8 {
+		t.Errorf("requesting 8 dimensions: %v", err)
+	}
+	// An error from the server surfaces.
+	up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+		w.WriteHeader(503)
+		w.Write([]byte(`{"error":{"message":"overloaded","type":"server_error"}}`))
+		return true
+	}
+	if _, err := e.Embed(ctx, []string{"x"}); err == nil {
+		t.Errorf("a 503 from the embedding server was not an error")
+	}
+}
+
+type countingEmbedder struct {
+	memory.Embedder
+	calls atomic.Int64
+	texts atomic.Int64
+}
+
+func (c *countingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	c.calls.Add(1)
+	c.texts.Add(int64(len(texts)))
+	return c.Embedder.Embed(ctx, texts)
+}
+
+func TestCachedEmbedder(t *testing.T) {
+	inner := &countingEmbedder{Embedder: memory.NewHashEmbedder(32)}
+	c := memory.NewCachedEmbedder(inner, 2)
+	ctx := context.Background()
+	first, _ := c.Embed(ctx, []string{"apple", "banana"})
+	got, _ := c.Embed(ctx, []string{"banana", "apple"})
+	if inner.texts.Load() != 2 {
+		t.Errorf("cached texts were embedded again: %d texts sent", inner.texts.Load())
+	}
+	if memory.Cosine(got[0], first[1]) < 0.9999 || memory.Cosine(got[1], first[0]) < 0.9999 {
+		t.Errorf("cache returned vectors out of order")
+	}
+	c.Embed(ctx, []string{"cherry"})           // evicts the least recently used, "banana"
+	c.Embed(ctx, []string{"apple", "banana"}) // "apple" cached, "banana" not
+	if inner.texts.Load() != 4 {
+		t.Errorf("after eviction %d texts sent, want 4", inner.texts.Load())
+	}
+}
+
+func TestRecallLayers(t *testing.T) {
+	e := memory.NewHashEmbedder(0)
+	st := newStore(t, e)
+	svc := &memory.Service{Store: st, Embedder: e}
+	ctx := context.Background()
+	add := func(text string, scope memory.Scope, meta map[string]any) {
+		if _, err := svc.Add(ctx, memory.AddRequest{Scope: scope, Messages: []memory.Message{{Role: "user", Content: text}}, Metadata: meta}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("I'm FitCoach - supportive, celebrates small wins", memory.Scope{AgentID: "fitcoach_v1"}, nil)
+	add("I provide concrete metrics", memory.Scope{AgentID: "fitcoach_v2"}, nil)
+	add("Goal: half marathon by June", memory.Scope{UserID: "sarah"}, nil)
+	add("Inside joke: no pain, no protein shake", memory.Scope{UserID: "sarah"}, map[string]any{"agent_id": "fitcoach_v1"})
+	add("Sarah likes morning runs", memory.Scope{UserID: "sarah", AgentID: "fitcoach_v1"}, nil)
+	add("Goal: half marathon by June", memory.Scope{AgentID: "fitcoach_v1"}, nil) // same text as a user memory
+	add("Mike benches 185", memory.Scope{UserID: "mike"}, nil)
+
+	r := &memory.Retriever{Store: st, Embedder: e}
+	all := memory.Limits{TopK: 10}
+	rec, err := r.Recall(ctx, memory.RecallRequest{
+		Identity: memory.Identity{UserID: "sarah", AgentID: "fitcoach_v1"}, Query: "half marathon training",
+		Persona: all, User: all, Relationship: all,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := func(hs []memory.Hit) string {
+		var out []string
+		for _, h := range hs {
+			out = append(out, h.Text)
+		}
+		return strings.Join(out, " | ")
+	}
+	if got := text(rec.Persona); !strings.Contains(got, "FitCoach") || strings.Contains(got, "concrete metrics") {
+		t.Errorf("persona = %s", got)
+	}
+	if got := text(rec.Relationship); !strings.Contains(got, "Inside joke") || !strings.Contains(got, "morning runs") {
+		t.Errorf("relationship = %s; want the metadata and the agent_id-field memories", got)
+	}
+	if got := text(rec.User); strings.Contains(got, "Inside joke") || strings.Contains(got, "morning runs") || strings.Contains(got, "Mike") {
+		t.Errorf("user = %s; relationship memories belong in their own layer, Mike's nowhere", got)
+	}
+	if rec.Len() != 4 {
+		t.Errorf("recalled %d memories, want 4: the repeated text only once (%s / %s / %s)", rec.Len(), text(rec.Persona), text(rec.User), text(rec.Relationship))
+	}
+
+	// A user-only request has no persona or relationship layer.
+	rec, _ = r.Recall(ctx, memory.RecallRequest{Identity: memory.Identity{UserID: "mike"}, Query: "bench", Persona: all, User: all, Relationship: all})
+	if len(rec.Persona)+len(rec.Relationship) != 0 || text(rec.User) != "Mike benches 185" {
+		t.Errorf("user-only recall: %+v", rec)
+	}
+	// An empty query recalls the newest memories instead.
+	rec, _ = r.Recall(ctx, memory.RecallRequest{Identity: memory.Identity{UserID: "sarah"}, User: memory.Limits{TopK: 1}})
+	if len(rec.User) != 1 {
+		t.Errorf("recall without a query found %d", len(rec.User))
+	}
+	// TopK 0 turns a layer off.
+	rec, _ = r.Recall(ctx, memory.RecallRequest{Identity: memory.Identity{UserID: "sarah", AgentID: "fitcoach_v1"}, Query: "x", User: all})
+	if len(rec.Persona) != 0 || len(rec.User) == 0 {
+		t.Errorf("layers off: %+v", rec)
+	}
+}
+
+type failingEmbedder struct{ memory.Embedder }
+
+func (failingEmbedder) Embed(context.Context, []string) ([][]float32, error) {
+	return nil, errors.New("boom")
+}
+
+func TestRecallErrorsSayWhatFailed(t *testing.T) {
+	e := memory.NewHashEmbedder(0)
+	r := &memory.Retriever{Store: newStore(t, e), Embedder: failingEmbedder{e}}
+	_, err := r.Recall(context.Background(), memory.RecallRequest{Identity: memory.Identity{UserID: "u"}, Query: "q", User: memory.Limits{TopK: 1}})
+	if !errors.Is(err, memory.ErrEmbedding) {
+		t.Errorf("embedder failure: %v, want ErrEmbedding", err)
+	}
+	st := newStore(t, e)
+	st.Close()
+	r = &memory.Retriever{Store: wrongDims{st}, Embedder: e}
+	_, err = r.Recall(context.Background(), memory.RecallRequest{Identity: memory.Identity{UserID: "u"}, Query: "q", User: memory.Limits{TopK: 1}})
+	if !errors.Is(err, memory.ErrSearch) {
+		t.Errorf("store failure: %v, want ErrSearch", err)
+	}
+}
+
+type wrongDims struct{ memory.Store }
+
+func (w wrongDims) Search(ctx context.Context, r memory.SearchRequest) ([]memory.Hit, error) {
+	r.Vector = r.Vector[:1]
+	return w.Store.Search(ctx, r)
+}
+
+func TestRawFact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"I completed my first 10K today!", "I completed my first 10K today!"},
+		{"Hi! I'm training for a half marathon. What should I eat?", "I'm training for a half marathon."},
+		{"thanks", ""},
+		{"ok", ""},
+		{"What should I focus on in my next workout?", ""},
+		{"Hello there", ""},
+		{"Got it. My knee hurts when I run downhill.", "My knee hurts when I run downhill."},
+		{"Can you help me train for my marathon?", ""},
+		{"Hey coach, I ran 12K this morning!", "Hey coach, I ran 12K this morning!"},
+		{"short", ""},
+		{"Line one is a fact.\nthanks\nLine two too.", "Line one is a fact. Line two too."},
+	}
+	for _, tt := range tests {
+		if got := memory.RawFact(tt.in, 8); got != tt.want {
+			t.Errorf("RawFact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestWriterLearnsOnceAndInScope(t *testing.T) {
+	e := memory.NewHashEmbedder(0)
+	st := newStore(t, e)
+	w := memory.NewWriter(&memory.Service{Store: st, Embedder: e, MinChars: 8}, 10, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	turn := memory.Turn{ID: "req_1", Identity: memory.Identity{UserID: "sarah", AgentID: "fitcoach_v1", RunID: "r1"},
+		UserMessages: []string{"I now run 10K every Sunday.", "thanks"}, Assistant: "Great!"}
+	for range 10 {
+		if _, err := w.Apply(ctx, turn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms, _ := st.List(ctx, memory.UserFilter("sarah"), memory.Page{})
+	if len(ms) != 1 {
+		t.Fatalf("10 identical turns gave %d memories, want 1", len(ms))
+	}
+	m := ms[0]
+	if m.Text != "I now run 10K every Sunday." || m.Metadata["agent_id"] != "fitcoach_v1" || m.RunID != "r1" || m.AgentID != "" || m.Metadata["request_id"] != "req_1" {
+		t.Errorf("learned %+v", m)
+	}
+	// No user, no learning: personas are not written from chat.
+	if ev, _ := w.Apply(ctx, memory.Turn{Identity: memory.Identity{AgentID: "fitcoach_v1"}, UserMessages: []string{"I am a new persona line."}}); len(ev) != 0 {
+		t.Errorf("an agent-only turn was learned: %v", ev)
+	}
+}
+
+func TestWriterQueue(t *testing.T) {
+	e := memory.NewHashEmbedder(0)
+	st := newStore(t, e)
+	w := memory.NewWriter(&memory.Service{Store: st, Embedder: e, MinChars: 8}, 2, slog.New(slog.DiscardHandler))
+	turn := func(s string) memory.Turn {
+		return memory.Turn{Identity: memory.Identity{UserID: "u"}, UserMessages: []string{s}}
+	}
+	if err := w.Enqueue(turn("Fact number one here.")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Enqueue(turn("Fact number two here.")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Enqueue(turn("Fact number three here.")); !errors.Is(err, memory.ErrQueueFull) {
+		t.Errorf("third enqueue into a queue of 2: %v, want ErrQueueFull", err)
+	}
+	// Run on a cancelled context drains what is queued, then returns.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w.Run(ctx)
+	if n, _ := st.Count(context.Background(), memory.UserFilter("u")); n != 2 {
+		t.Errorf("after draining, %d memories, want 2", n)
+	}
+}
+
+func TestServiceAdd(t *testing.T) {
+	e := memory.NewHashEmbedder(0)
+	st := newStore(t, e)
+	svc := &memory.Service{Store: st, Embedder: e, MinChars: 8}
+	ctx := context.Background()
+	if _, err := svc.Add(ctx, memory.AddRequest{Messages: []memory.Message{{Role: "user", Content: "x y z w"}}}); !errors.Is(err, memory.ErrNoScope) {
+		t.Errorf("add without scope: %v", err)
+	}
+	// Inferring from a conversation keeps the user's statements only.
+	ev, err := svc.Add(ctx, memory.AddRequest{Scope: memory.Scope{UserID: "sarah"}, Infer: true, Messages: []memory.Message{
+		{Role: "system", Content: "You are a coach."},
+		{Role: "user", Content: "I'm vegetarian. Any recipe ideas?"},
+		{Role: "assistant", Content: "You should eat more steak."},
+	}})
+	if err != nil || len(ev) != 1 || ev[0].Text != "I'm vegetarian." || ev[0].Kind != memory.EventAdd {
+		t.Errorf("infer: %+v, %v", ev, err)
+	}
+	// The same fact again is known: NONE, with the existing id.
+	ev2, _ := svc.Add(ctx, memory.AddRequest{Scope: memory.Scope{UserID: "sarah"}, Infer: true, Messages: []memory.Message{{Role: "user", Content: "i'm  VEGETARIAN."}}})
+	if len(ev2) != 1 || ev2[0].Kind != memory.EventNone || ev2[0].ID != ev[0].ID {
+		t.Errorf("repeat: %+v", ev2)
+	}
+	// Without infer, every non-system message is stored as it is.
+	ev3, _ := svc.Add(ctx, memory.AddRequest{Scope: memory.Scope{AgentID: "bot"}, Messages: []memory.Message{
+		{Role: "user", Content: "hi"}, {Role: "assistant", Content: "I can calculate."},
+	}})
+	if len(ev3) != 2 {
+		t.Errorf("infer=false stored %d, want 2", len(ev3))
+	}
+	expires := time.Now().Add(-time.Second)
+	svc.Add(ctx, memory.AddRequest{Scope: memory.Scope{UserID: "tmp"}, Messages: []memory.Message{{Role: "user", Content: "already expired fact"}}, ExpiresAt: expires})
+	if n, _ := st.Count(ctx, memory.UserFilter("tmp")); n != 0 {
+		t.Errorf("an expired memory is visible")
+	}
+}

@@ -1,0 +1,162 @@
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Recall wraps its errors in one of these, so that a caller can say which
+// part failed without showing the details.
+var (
+	ErrEmbedding = errors.New("embedder failed")
+	ErrSearch    = errors.New("store search failed")
+)
+
+// Limits bound one layer of recall. TopK 0 turns the layer off.
+type Limits struct {
+	TopK     int
+	MinScore float64
+}
+
+// A RecallRequest asks for the memories relevant to one request.
+type RecallRequest struct {
+	Identity Identity
+	// Query is the recent user text the memories should be relevant to.
+	// Empty: the most recent memories of each layer are returned instead.
+	Query string
+
+	Persona      Limits // agent_id == A, no user
+	User         Limits // user_id == U
+	Relationship Limits // user_id == U and (metadata agent_id == A or agent_id == A)
+}
+
+// Recalled holds the memories of each layer, best first. A memory appears
+// in one layer only: relationship before user, and a text already recalled
+// in an earlier layer is not repeated.
+type Recalled struct {
+	Persona      []Hit
+	User         []Hit
+	Relationship []Hit
+
+	// Where the time went, for diagnostics and benchmarks.
+	EmbedTime  time.Duration
+	SearchTime time.Duration
+}
+
+// Len is the number of memories recalled.
+func (r Recalled) Len() int { return len(r.Persona) + len(r.User) + len(r.Relationship) }
+
+// A Retriever recalls memories from a Store, embedding queries with an
+// Embedder.
+type Retriever struct {
+	Store    Store
+	Embedder Embedder
+}
+
+// PersonaFilter selects the persona of agent: its memories that belong to
+// no user.
+func PersonaFilter(agentID string) Filter {
+	return And(Eq(FieldAgentID, agentID), Eq(FieldUserID, ""))
+}
+
+// UserFilter selects every memory of user.
+func UserFilter(userID string) Filter { return Eq(FieldUserID, userID) }
+
+// RelationshipFilter selects the memories of user that concern agent: by
+// the cookbook's convention, metadata agent_id; or the agent_id field when
+// the memory was written with both ids.
+func RelationshipFilter(userID, agentID string) Filter {
+	return And(Eq(FieldUserID, userID), Or(MetaEq(FieldAgentID, agentID), Eq(FieldAgentID, agentID)))
+}
+
+// Recall embeds the query once and searches the layers concurrently. It
+// honours ctx: the caller bounds it with its latency budget.
+func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, error) {
+	var out Recalled
+	id := req.Identity
+	type layer struct {
+		dst    *[]Hit
+		filter Filter
+		limits Limits
+	}
+	var layers []layer
+	if id.AgentID != "" && req.Persona.TopK > 0 {
+		layers = append(layers, layer{&out.Persona, PersonaFilter(id.AgentID), req.Persona})
+	}
+	if id.UserID != "" && id.AgentID != "" && req.Relationship.TopK > 0 {
+		layers = append(layers, layer{&out.Relationship, RelationshipFilter(id.UserID, id.AgentID), req.Relationship})
+	}
+	if id.UserID != "" && req.User.TopK > 0 {
+		// Ask for more so that the user layer stays full after the memories
+		// that belong to the relationship layer are taken out of it.
+		l := req.User
+		l.TopK += req.Relationship.TopK
+		layers = append(layers, layer{&out.User, UserFilter(id.UserID), l})
+	}
+	if len(layers) == 0 {
+		return out, nil
+	}
+
+	var vec []float32
+	if req.Query != "" {
+		start := time.Now()
+		vs, err := r.Embedder.Embed(ctx, []string{req.Query})
+		out.EmbedTime = time.Since(start)
+		if err != nil {
+			return Recalled{}, fmt.Errorf("%w: embedding the query: %w", ErrEmbedding, err)
+		}
+		vec = vs[0]
+	}
+
+	start := time.Now()
+	errs := make([]error, len(layers))
+	var wg sync.WaitGroup
+	for i, l := range layers {
+		wg.Go(func() {
+			if vec == nil {
+				ms, err := r.Store.List(ctx, l.filter, Page{Limit: l.limits.TopK})
+				for _, m := range ms {
+					*l.dst = append(*l.dst, Hit{Memory: m})
+				}
+				errs[i] = err
+				return
+			}
+			*l.dst, errs[i] = r.Store.Search(ctx, SearchRequest{
+				Vector: vec, Filter: l.filter, TopK: l.limits.TopK, MinScore: l.limits.MinScore,
+			})
+		})
+	}
+	wg.Wait()
+	out.SearchTime = time.Since(start)
+	for _, err := range errs {
+		if err != nil {
+			return Recalled{}, fmt.Errorf("%w: %w", ErrSearch, err)
+		}
+	}
+
+	// Dedup in priority order: persona, relationship, user.
+	seenID := make(map[string]bool)
+	seenText := make(map[string]bool)
+	keep := func(hs []Hit, limit int) []Hit {
+		kept := hs[:0]
+		for _, h := range hs {
+			key := h.Hash
+			if key == "" {
+				key = Hash(h.Text)
+			}
+			if seenID[h.ID] || seenText[key] || len(kept) == limit {
+				continue
+			}
+			seenID[h.ID], seenText[key] = true, true
+			kept = append(kept, h)
+		}
+		return kept
+	}
+	out.Persona = keep(out.Persona, req.Persona.TopK)
+	out.Relationship = keep(out.Relationship, req.Relationship.TopK)
+	out.User = keep(out.User, req.User.TopK)
+	return out, nil
+}
