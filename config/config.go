@@ -1,0 +1,407 @@
+// Package config owns memproxy's configuration: one typed Config built from
+// defaults, then an optional YAML file (named by MEMPROXY_CONFIG), then
+// MEMPROXY_* environment variables, and validated with messages that name
+// the setting at fault. No other package reads the environment.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of the sidecar.
+type Config struct {
+	// Listen is the address the sidecar serves on. Loopback by default:
+	// whoever can reach the port can assert any identity.
+	Listen    string    `yaml:"listen"`
+	Upstream  Upstream  `yaml:"upstream"`
+	Store     string    `yaml:"store"` // "embedded" or "milvus"
+	DataDir   string    `yaml:"data_dir"`
+	Milvus    Milvus    `yaml:"milvus"`
+	Embedder  string    `yaml:"embedder"` // "hash" or "openai"
+	Embedding Embedding `yaml:"embedding"`
+	// APIKeys are the keys that open the memory API (Authorization: Token <key>).
+	// With none, the memory API refuses every call.
+	APIKeys  []string `yaml:"api_keys"`
+	Identity Identity `yaml:"identity"`
+	Recall   Recall   `yaml:"recall"`
+	Learn    Learn    `yaml:"learn"`
+	Limits   Limits   `yaml:"limits"`
+	Log      Log      `yaml:"log"`
+}
+
+// Upstream is the OpenAI-compatible server the sidecar forwards to.
+type Upstream struct {
+	// URL is the base URL an OpenAI SDK would use, e.g.
+	// https://api.openai.com/v1. A request to the sidecar's /v1/X goes to URL/X.
+	URL string `yaml:"url"`
+	// APIKey, when set, replaces the client's Authorization header.
+	APIKey string `yaml:"api_key"`
+}
+
+// Milvus locates the Milvus server of the milvus store.
+type Milvus struct {
+	Address        string   `yaml:"address"`
+	Token          string   `yaml:"token"`
+	Database       string   `yaml:"database"`
+	Collection     string   `yaml:"collection"`
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+}
+
+// Embedding configures the openai embedder.
+type Embedding struct {
+	URL        string `yaml:"url"` // default: the upstream URL
+	Model      string `yaml:"model"`
+	APIKey     string `yaml:"api_key"` // default: the upstream API key
+	Dimensions int    `yaml:"dimensions"` // 0: ask the server at start-up
+	CacheSize  int    `yaml:"cache_size"`
+}
+
+// Identity says where the sidecar finds who a request is for.
+type Identity struct {
+	UserHeaders  []string `yaml:"user_headers"`
+	AgentHeaders []string `yaml:"agent_headers"`
+	RunHeaders   []string `yaml:"run_headers"`
+	ModeHeaders  []string `yaml:"mode_headers"`
+	// FromBody takes the user id from the body's "user" or
+	// "safety_identifier" field when no header names one.
+	FromBody bool `yaml:"from_body"`
+}
+
+// Recall bounds memory retrieval on the chat path.
+type Recall struct {
+	// Timeout is the latency budget: past it, the request goes upstream
+	// without memories.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Learn configures learning from turns.
+type Learn struct {
+	Enabled   bool `yaml:"enabled"`
+	QueueSize int  `yaml:"queue_size"`
+}
+
+// Limits bound what a client may send.
+type Limits struct {
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Duration is a time.Duration written as "150ms" in YAML.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 150ms or 5s", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Listen:   "127.0.0.1:8080",
+		Upstream: Upstream{URL: "https://api.openai.com/v1"},
+		Store:    "embedded",
+		DataDir:  "memproxy-data",
+		Milvus: Milvus{
+			Address: "localhost:19530", Collection: "memproxy_memories",
+			ConnectTimeout: Duration(5 * time.Second),
+		},
+		Embedder:  "hash",
+		Embedding: Embedding{Model: "text-embedding-3-small", CacheSize: 10000},
+		Identity: Identity{
+			UserHeaders:  []string{"X-Memory-User-Id"},
+			AgentHeaders: []string{"X-Memory-Agent-Id"},
+			RunHeaders:   []string{"X-Memory-Run-Id"},
+			ModeHeaders:  []string{"X-Memory-Mode"},
+		},
+		Recall: Recall{Timeout: Duration(150 * time.Millisecond)},
+		Learn:  Learn{Enabled: true, QueueSize: 10000},
+		Limits: Limits{MaxBodyBytes: 32 << 20},
+		Log:    Log{Level: "info", Format: "text"},
+	}
+}
+
+// A setting binds an environment variable to a field of Config.
+type setting struct {
+	env  string
+	yaml string
+	set  func(c *Config, v string) error
+}
+
+func str(f func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *f(c) = v; return nil }
+}
+
+func list(f func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var out []string
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		*f(c) = out
+		return nil
+	}
+}
+
+func integer[T int | int64](f func(*Config) *T) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*f(c) = T(n)
+		return nil
+	}
+}
+
+func boolean(f func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*f(c) = b
+		return nil
+	}
+}
+
+func duration(f func(*Config) *Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a duration like 150ms or 5s", v)
+		}
+		*f(c) = Duration(d)
+		return nil
+	}
+}
+
+// settings lists every environment variable memproxy reads but
+// MEMPROXY_CONFIG. The README's configuration reference follows it.
+var settings = []setting{
+	{"MEMPROXY_LISTEN", "listen", str(func(c *Config) *string { return &c.Listen })},
+	{"MEMPROXY_UPSTREAM_URL", "upstream.url", str(func(c *Config) *string { return &c.Upstream.URL })},
+	{"MEMPROXY_UPSTREAM_API_KEY", "upstream.api_key", str(func(c *Config) *string { return &c.Upstream.APIKey })},
+	{"MEMPROXY_STORE", "store", str(func(c *Config) *string { return &c.Store })},
+	{"MEMPROXY_DATA_DIR", "data_dir", str(func(c *Config) *string { return &c.DataDir })},
+	{"MEMPROXY_MILVUS_ADDRESS", "milvus.address", str(func(c *Config) *string { return &c.Milvus.Address })},
+	{"MEMPROXY_MILVUS_TOKEN", "milvus.token", str(func(c *Config) *string { return &c.Milvus.Token })},
+	{"MEMPROXY_MILVUS_DATABASE", "milvus.database", str(func(c *Config) *string { return &c.Milvus.Database })},
+	{"MEMPROXY_MILVUS_COLLECTION", "milvus.collection", str(func(c *Config) *string { return &c.Milvus.Collection })},
+	{"MEMPROXY_MILVUS_CONNECT_TIMEOUT", "milvus.connect_timeout", duration(func(c *Config) *Duration { return &c.Milvus.ConnectTimeout })},
+	{"MEMPROXY_EMBEDDER", "embedder", str(func(c *Config) *string { return &c.Embedder })},
+	{"MEMPROXY_EMBEDDING_URL", "embedding.url", str(func(c *Config) *string { return &c.Embedding.URL })},
+	{"MEMPROXY_EMBEDDING_MODEL", "embedding.model", str(func(c *Config) *string { return &c.Embedding.Model })},
+	{"MEMPROXY_EMBEDDING_API_KEY", "embedding.api_key", str(func(c *Config) *string { return &c.Embedding.APIKey })},
+	{"MEMPROXY_EMBEDDING_DIMENSIONS", "embedding.dimensions", integer(func(c *Config) *int { return &c.Embedding.Dimensions })},
+	{"MEMPROXY_EMBEDDING_CACHE_SIZE", "embedding.cache_size", integer(func(c *Config) *int { return &c.Embedding.CacheSize })},
+	{"MEMPROXY_API_KEYS", "api_keys", list(func(c *Config) *[]string { return &c.APIKeys })},
+	{"MEMPROXY_USER_ID_HEADERS", "identity.user_headers", list(func(c *Config) *[]string { return &c.Identity.UserHeaders })},
+	{"MEMPROXY_AGENT_ID_HEADERS", "identity.agent_headers", list(func(c *Config) *[]string { return &c.Identity.AgentHeaders })},
+	{"MEMPROXY_RUN_ID_HEADERS", "identity.run_headers", list(func(c *Config) *[]string { return &c.Identity.RunHeaders })},
+	{"MEMPROXY_MODE_HEADERS", "identity.mode_headers", list(func(c *Config) *[]string { return &c.Identity.ModeHeaders })},
+	{"MEMPROXY_IDENTITY_FROM_BODY", "identity.from_body", boolean(func(c *Config) *bool { return &c.Identity.FromBody })},
+	{"MEMPROXY_RECALL_TIMEOUT", "recall.timeout", duration(func(c *Config) *Duration { return &c.Recall.Timeout })},
+	{"MEMPROXY_LEARN", "learn.enabled", boolean(func(c *Config) *bool { return &c.Learn.Enabled })},
+	{"MEMPROXY_LEARN_QUEUE_SIZE", "learn.queue_size", integer(func(c *Config) *int { return &c.Learn.QueueSize })},
+	{"MEMPROXY_MAX_BODY_BYTES", "limits.max_body_bytes", integer(func(c *Config) *int64 { return &c.Limits.MaxBodyBytes })},
+	{"MEMPROXY_LOG_LEVEL", "log.level", str(func(c *Config) *string { return &c.Log.Level })},
+	{"MEMPROXY_LOG_FORMAT", "log.format", str(func(c *Config) *string { return &c.Log.Format })},
+}
+
+// Load builds the configuration: defaults, then the YAML file named by
+// MEMPROXY_CONFIG (if set), then the other MEMPROXY_* variables. getenv is
+// os.Getenv in production.
+func Load(getenv func(string) string) (Config, error) {
+	c := Default()
+	if path := getenv("MEMPROXY_CONFIG"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("MEMPROXY_CONFIG: %w", err)
+		}
+		if err := c.loadYAML(data); err != nil {
+			return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	for _, s := range settings {
+		v, ok := lookup(getenv, s.env)
+		if !ok {
+			continue
+		}
+		if err := s.set(&c, v); err != nil {
+			return Config{}, fmt.Errorf("%s: %w", s.env, err)
+		}
+	}
+	if c.Embedding.URL == "" {
+		c.Embedding.URL = c.Upstream.URL
+	}
+	if c.Embedding.APIKey == "" {
+		c.Embedding.APIKey = c.Upstream.APIKey
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// lookup treats a variable set to the empty string as unset, as most
+// container tooling cannot tell the two apart.
+func lookup(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+func (c *Config) loadYAML(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// name says how a setting is spelled in the file and the environment.
+func name(yamlKey string) string {
+	for _, s := range settings {
+		if s.yaml == yamlKey {
+			return fmt.Sprintf("%s (%s)", s.yaml, s.env)
+		}
+	}
+	return yamlKey
+}
+
+// Validate reports the first setting that cannot work, by name.
+func (c *Config) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("%s: %s", name(key), fmt.Sprintf(format, args...))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return bad("listen", "%q is not host:port: %v", c.Listen, err)
+	}
+	if err := checkURL(c.Upstream.URL); err != nil {
+		return bad("upstream.url", "%v", err)
+	}
+	switch c.Store {
+	case "embedded", "milvus":
+	default:
+		return bad("store", "%q is not embedded or milvus", c.Store)
+	}
+	if c.Store == "embedded" && c.DataDir == "" {
+		return bad("data_dir", "must not be empty with the embedded store")
+	}
+	if c.Store == "milvus" {
+		if _, _, err := net.SplitHostPort(strings.TrimPrefix(strings.TrimPrefix(c.Milvus.Address, "http://"), "https://")); err != nil {
+			return bad("milvus.address", "%q is not host:port", c.Milvus.Address)
+		}
+		if c.Milvus.Collection == "" {
+			return bad("milvus.collection", "must not be empty")
+		}
+		if c.Milvus.ConnectTimeout <= 0 {
+			return bad("milvus.connect_timeout", "must be positive")
+		}
+	}
+	switch c.Embedder {
+	case "hash":
+	case "openai":
+		if err := checkURL(c.Embedding.URL); err != nil {
+			return bad("embedding.url", "%v", err)
+		}
+		if c.Embedding.Model == "" {
+			return bad("embedding.model", "must not be empty with the openai embedder")
+		}
+	default:
+		return bad("embedder", "%q is not hash or openai", c.Embedder)
+	}
+	if c.Embedding.Dimensions < 0 || c.Embedding.Dimensions > 65536 {
+		return bad("embedding.dimensions", "%d is out of range (0 to probe, or 1 to 65536)", c.Embedding.Dimensions)
+	}
+	if c.Embedding.CacheSize < 0 {
+		return bad("embedding.cache_size", "must not be negative")
+	}
+	for _, k := range c.APIKeys {
+		if k == "" || strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return bad("api_keys", "a key is empty or holds white space or control characters")
+		}
+	}
+	for key, hs := range map[string][]string{
+		"identity.user_headers": c.Identity.UserHeaders, "identity.agent_headers": c.Identity.AgentHeaders,
+		"identity.run_headers": c.Identity.RunHeaders, "identity.mode_headers": c.Identity.ModeHeaders,
+	} {
+		if len(hs) == 0 {
+			return bad(key, "needs at least one header name")
+		}
+		for _, h := range hs {
+			if !validHeaderName(h) {
+				return bad(key, "%q is not a valid header name", h)
+			}
+		}
+	}
+	if t := time.Duration(c.Recall.Timeout); t <= 0 || t > time.Minute {
+		return bad("recall.timeout", "%v is out of range (more than 0, at most 1m)", t)
+	}
+	if c.Learn.QueueSize <= 0 {
+		return bad("learn.queue_size", "must be positive")
+	}
+	if c.Limits.MaxBodyBytes <= 0 {
+		return bad("limits.max_body_bytes", "must be positive")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return bad("log.format", "%q is not text or json", c.Log.Format)
+	}
+	return nil
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %v", s, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%q is not an http or https URL with a host", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q must not have a query or fragment", s)
+	}
+	return nil
+}
+
+// validHeaderName reports whether s is an HTTP field name (RFC 9110 token).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r >= 0x7f || r <= ' ' || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) {
+			return false
+		}
+	}
+	return true
+}
