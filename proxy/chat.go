@@ -1,0 +1,230 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tidwall/gjson"
+
+	"github.com/memproxy/memproxy/injector"
+	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/policies"
+)
+
+// Response headers that say what memory did for a request.
+const (
+	HeaderStatus    = "X-Memory-Status"   // injected, none, off, or failed-open: <reason>
+	HeaderInjected  = "X-Memory-Injected" // how many memories the block holds
+	HeaderRequestID = "X-Memory-Request-Id"
+)
+
+// api is one of the two chat APIs that get memory.
+type api struct {
+	name     string
+	userText func(body []byte) injector.UserText
+	inject   func(body []byte, block string) ([]byte, error)
+	reply    func(raw []byte, stream bool) reply
+}
+
+var (
+	chatCompletions = api{"chat.completions", injector.ChatUserText, injector.Chat, chatReply}
+	responses       = api{"responses", injector.ResponsesUserText, injector.Responses, responsesReply}
+)
+
+// chatRoute serves an API that gets memory: recall within the latency
+// budget, inject, forward, and learn from the answer once it is complete.
+// Whatever memory does, the request goes upstream: memory failure fails
+// open, and the response headers say so.
+func (s *Server) chatRoute(a api) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, mode, err := s.identity.read(c.Request.Header)
+		if err != nil {
+			writeError(c, http.StatusBadRequest, "invalid_identity", err.Error())
+			return
+		}
+		if id.IsZero() && !s.identity.fromBody {
+			// No identity: a pure proxy, the body streamed through untouched.
+			s.passthrough(c)
+			return
+		}
+		if mode == ModeOff {
+			setStatus(c, "off", 0)
+			s.passthrough(c)
+			return
+		}
+
+		body, ok := s.readBody(c, writeError)
+		if !ok {
+			return
+		}
+		if id.UserID == "" {
+			if id.UserID, err = s.identity.userFromBody(body); err != nil {
+				writeError(c, http.StatusBadRequest, "invalid_identity", err.Error())
+				return
+			}
+			if id.IsZero() {
+				s.forward(c, body, nil)
+				return
+			}
+		}
+		if !gjson.ValidBytes(body) {
+			writeError(c, http.StatusBadRequest, "invalid_json", "request body is not valid JSON")
+			return
+		}
+
+		pol := s.opts.Policies.For(id.AgentID)
+		text := a.userText(body)
+		status, injected := "none", 0
+		if mode.reads() {
+			body, status, injected = s.remember(c, a, body, id, text.Query, pol)
+		}
+		setStatus(c, status, injected)
+
+		var t *turnTee
+		if mode.writes() && pol.Learn.Enabled && s.opts.Learner != nil && id.UserID != "" && len(text.New) > 0 {
+			t = &turnTee{
+				api: a, learner: s.opts.Learner, log: s.log, wg: &s.handoffs,
+				turn: memory.Turn{ID: requestID(c), Identity: id, UserMessages: text.New},
+			}
+		}
+		s.forward(c, body, t)
+	}
+}
+
+// remember recalls memories for the request and places them in body. It
+// returns the body to send, the status for X-Memory-Status and the count
+// of memories injected.
+func (s *Server) remember(c *gin.Context, a api, body []byte, id memory.Identity, query string, pol policies.Policy) ([]byte, string, int) {
+	rec, err := s.recall(c.Request.Context(), memory.RecallRequest{
+		Identity:     id,
+		Query:        query,
+		Persona:      limits(pol.Recall.Persona),
+		User:         limits(pol.Recall.User),
+		Relationship: limits(pol.Recall.Relationship),
+	})
+	if err != nil {
+		reason := failReason(err)
+		s.log.Warn("recall failed open", "request_id", requestID(c), "reason", reason, "err", err)
+		return body, "failed-open: " + reason, 0
+	}
+	block, res := injector.Block(memoriesOf(rec), pol.Recall.TokenBudget)
+	if block == "" {
+		return body, "none", 0
+	}
+	out, err := a.inject(body, block)
+	if err != nil {
+		s.log.Warn("memory block not placed", "request_id", requestID(c), "err", err)
+		return body, "failed-open: request shape", 0
+	}
+	return out, "injected", res.Injected
+}
+
+// recall runs the Recaller within the latency budget. It returns when the
+// budget is spent even if the Recaller does not honour its context, so a
+// hung store or embedder costs a request the budget and no more.
+func (s *Server) recall(ctx context.Context, req memory.RecallRequest) (memory.Recalled, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.RecallTimeout)
+	defer cancel()
+	type result struct {
+		rec memory.Recalled
+		err error
+	}
+	done := make(chan result, 1) // buffered: a late Recaller must not block forever
+	go func() {
+		rec, err := s.opts.Recaller.Recall(ctx, req)
+		done <- result{rec, err}
+	}()
+	select {
+	case r := <-done:
+		return r.rec, r.err
+	case <-ctx.Done():
+		return memory.Recalled{}, ctx.Err()
+	}
+}
+
+// failReason names what failed, for X-Memory-Status, without details that
+// could leak ids or memory text.
+func failReason(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, memory.ErrEmbedding):
+		return "embedder error"
+	case errors.Is(err, memory.ErrSearch):
+		return "store error"
+	}
+	return "error"
+}
+
+func limits(l policies.Layer) memory.Limits {
+	if !l.Enabled {
+		return memory.Limits{}
+	}
+	return memory.Limits{TopK: l.TopK, MinScore: l.MinScore}
+}
+
+func memoriesOf(r memory.Recalled) injector.Memories {
+	texts := func(hs []memory.Hit) []string {
+		out := make([]string, len(hs))
+		for i, h := range hs {
+			out[i] = h.Text
+		}
+		return out
+	}
+	return injector.Memories{Persona: texts(r.Persona), User: texts(r.User), Relationship: texts(r.Relationship)}
+}
+
+func setStatus(c *gin.Context, status string, injected int) {
+	h := c.Writer.Header()
+	h.Set(HeaderStatus, status)
+	h.Set(HeaderInjected, strconv.Itoa(injected))
+}
+
+// readBody reads the whole request body, refusing one over MaxBodyBytes
+// with 413. Refusals are written by fail, in the shape of the route's API.
+// It reports whether the handler should go on.
+func (s *Server) readBody(c *gin.Context, fail func(c *gin.Context, status int, code, msg string)) ([]byte, bool) {
+	r, limit := c.Request, s.opts.MaxBodyBytes
+	if r.ContentLength > limit {
+		fail(c, http.StatusRequestEntityTooLarge, "request_too_large",
+			fmt.Sprintf("request body is %d bytes; the limit is %d", r.ContentLength, limit))
+		return nil, false
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	if _, err := buf.ReadFrom(http.MaxBytesReader(c.Writer, r.Body, limit)); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			fail(c, http.StatusRequestEntityTooLarge, "request_too_large",
+				fmt.Sprintf("request body is larger than the limit of %d bytes", limit))
+			return nil, false
+		}
+		fail(c, http.StatusBadRequest, "invalid_body", "reading request body: "+err.Error())
+		return nil, false
+	}
+	return buf.Bytes(), true
+}
+
+// forward sends body upstream in place of the request's own, streaming the
+// answer back. With a tee, the answer is also captured to learn from.
+func (s *Server) forward(c *gin.Context, body []byte, t *turnTee) {
+	r := c.Request
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	r.Header.Del("Transfer-Encoding")
+	if t != nil {
+		r = r.WithContext(context.WithValue(r.Context(), teeKey{}, t))
+	}
+	s.proxy.ServeHTTP(c.Writer, r)
+}

@@ -1,0 +1,133 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/memproxy/memproxy/memory"
+)
+
+// brokenStore fails every search; the rest works.
+type brokenStore struct{ memory.Store }
+
+func (brokenStore) Search(context.Context, memory.SearchRequest) ([]memory.Hit, error) {
+	return nil, errors.New("connection refused")
+}
+
+// slowStore answers searches after a delay, honouring its context.
+type slowStore struct {
+	memory.Store
+	delay time.Duration
+}
+
+func (s slowStore) Search(ctx context.Context, r memory.SearchRequest) ([]memory.Hit, error) {
+	select {
+	case <-time.After(s.delay):
+		return s.Store.Search(ctx, r)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// hungEmbedder never answers and ignores its context: the worst case.
+type hungEmbedder struct {
+	memory.Embedder
+	release chan struct{}
+}
+
+func (e hungEmbedder) Embed(context.Context, []string) ([][]float32, error) {
+	<-e.release
+	return nil, errors.New("released")
+}
+
+// failingEmbedder fails at once.
+type failingEmbedder struct{ memory.Embedder }
+
+func (failingEmbedder) Embed(context.Context, []string) ([][]float32, error) {
+	return nil, errors.New("503 from the embedding server")
+}
+
+// TestMemoryFailureFailsOpen proves a chat call is answered, within the
+// latency budget plus a little, whatever memory does, and that the
+// response says why no memories came.
+func TestMemoryFailureFailsOpen(t *testing.T) {
+	const budget = 100 * time.Millisecond
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	tests := []struct {
+		name       string
+		recaller   func(h *harness) Recaller
+		wantReason string
+		slow       bool // the failure takes the whole budget
+	}{
+		{"store erroring", func(h *harness) Recaller {
+			return &memory.Retriever{Store: brokenStore{h.store}, Embedder: h.embedder}
+		}, "failed-open: store error", false},
+		{"store slow", func(h *harness) Recaller {
+			return &memory.Retriever{Store: slowStore{h.store, time.Second}, Embedder: h.embedder}
+		}, "failed-open: timeout", true},
+		{"embedder hanging", func(h *harness) Recaller {
+			return &memory.Retriever{Store: h.store, Embedder: hungEmbedder{h.embedder, release}}
+		}, "failed-open: timeout", true},
+		{"embedder erroring", func(h *harness) Recaller {
+			return &memory.Retriever{Store: h.store, Embedder: failingEmbedder{h.embedder}}
+		}, "failed-open: embedder error", false},
+	}
+	body := `{"model":"m","messages":[{"role":"user","content":"Just finished my run!"}]}`
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(o *Options) { o.RecallTimeout = budget })
+			fitcoach(h)
+			h.server.opts.Recaller = tt.recaller(h)
+			// Warm up the connections so that the timing measures memory alone.
+			h.do("GET", "/v1/models", "", nil)
+
+			start := time.Now()
+			resp, got := h.do("POST", "/v1/chat/completions", body, ids("sarah", "fitcoach_v1"))
+			elapsed := time.Since(start)
+			if resp.StatusCode != 200 || !strings.Contains(got, "You said") {
+				t.Fatalf("the chat call failed: %d %s", resp.StatusCode, got)
+			}
+			if s := resp.Header.Get(HeaderStatus); s != tt.wantReason {
+				t.Errorf("%s = %q, want %q", HeaderStatus, s, tt.wantReason)
+			}
+			if resp.Header.Get(HeaderInjected) != "0" {
+				t.Errorf("%s = %q, want 0", HeaderInjected, resp.Header.Get(HeaderInjected))
+			}
+			if strings.Contains(string(h.received("/v1/chat/completions").Body), "memproxy-memories") {
+				t.Errorf("a block reached the upstream despite the failure")
+			}
+			// Within the budget plus a few ms (more slack under the race
+			// detector on a shared machine).
+			limit := budget + 40*time.Millisecond
+			if !tt.slow {
+				limit = 40 * time.Millisecond
+			}
+			if elapsed > limit {
+				t.Errorf("answered after %v, want at most %v", elapsed, limit)
+			}
+			if tt.slow && elapsed < budget {
+				t.Errorf("answered after %v, before the budget of %v ran out", elapsed, budget)
+			}
+			t.Logf("answered in %v", elapsed)
+		})
+	}
+}
+
+// TestLearningFailureIsInvisible proves a full learning queue costs the
+// chat call nothing.
+func TestLearningFailureIsInvisible(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.Learner = fullQueue{} })
+	resp, got := h.do("POST", "/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"I like tea."}]}`, ids("sarah", ""))
+	if resp.StatusCode != 200 || !strings.Contains(got, "You said") {
+		t.Fatalf("chat failed: %d %s", resp.StatusCode, got)
+	}
+	h.settle()
+}
+
+type fullQueue struct{}
+
+func (fullQueue) Enqueue(memory.Turn) error { return memory.ErrQueueFull }

@@ -1,0 +1,91 @@
+package proxy
+
+import (
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/memproxy/memproxy/memory"
+)
+
+// teeKey carries a request's *turnTee from the handler to modifyResponse.
+type teeKey struct{}
+
+// maxCapture bounds the copy of an answer kept to learn from. Past it the
+// reply text is dropped (the user's messages are still learned), so that
+// a huge answer costs no more memory than this.
+const maxCapture = 8 << 20
+
+// A turnTee sits between the upstream's response body and the client. The
+// reverse proxy reads and relays every chunk as it arrives; the tee only
+// appends a copy to a buffer. Only once the body has ended normally, after
+// the last byte went to the client, is the copy parsed, in a goroutine of
+// its own, and the turn handed to the learner.
+type turnTee struct {
+	api     api
+	learner Learner
+	log     *slog.Logger
+	turn    memory.Turn
+	wg      *sync.WaitGroup // the Server's handoffs
+
+	body   io.ReadCloser
+	stream bool
+	buf    []byte
+	full   bool // the answer outgrew maxCapture
+	eof    bool
+	closed bool
+}
+
+func (t *turnTee) attach(res *http.Response) {
+	mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
+	t.stream = mt == "text/event-stream"
+	t.body = res.Body
+	res.Body = t
+}
+
+func (t *turnTee) Read(p []byte) (int, error) {
+	n, err := t.body.Read(p)
+	if n > 0 && !t.full {
+		if len(t.buf)+n > maxCapture {
+			t.full, t.buf = true, nil
+		} else {
+			t.buf = append(t.buf, p[:n]...)
+		}
+	}
+	if err == io.EOF {
+		t.eof = true
+	}
+	return n, err
+}
+
+// Close ends the relay. A body that did not reach EOF was cut short (the
+// client went away, or the upstream broke off) and is not learned from.
+func (t *turnTee) Close() error {
+	err := t.body.Close()
+	if t.closed || !t.eof {
+		t.closed = true
+		return err
+	}
+	t.closed = true
+	t.wg.Go(func() { t.finish(t.buf, t.full) })
+	return err
+}
+
+func (t *turnTee) finish(raw []byte, full bool) {
+	turn := t.turn
+	turn.Time = time.Now()
+	if !full {
+		r := t.api.reply(raw, t.stream)
+		if !r.complete {
+			t.log.Debug("turn not learned: the answer did not complete", "request_id", turn.ID)
+			return
+		}
+		turn.Assistant, turn.ToolCalls = r.text, r.toolCalls
+	}
+	if err := t.learner.Enqueue(turn); err != nil {
+		t.log.Warn("turn not learned", "request_id", turn.ID, "err", err)
+	}
+}
