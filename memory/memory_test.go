@@ -175,7 +175,7 @@ func TestCachedEmbedder(t *testing.T) {
 	if memory.Cosine(got[0], first[1]) < 0.9999 || memory.Cosine(got[1], first[0]) < 0.9999 {
 		t.Errorf("cache returned vectors out of order")
 	}
-	c.Embed(ctx, []string{"cherry"})           // evicts the least recently used, "banana"
+	c.Embed(ctx, []string{"cherry"})          // evicts the least recently used, "banana"
 	c.Embed(ctx, []string{"apple", "banana"}) // "apple" cached, "banana" not
 	if inner.texts.Load() != 4 {
 		t.Errorf("after eviction %d texts sent, want 4", inner.texts.Load())
@@ -285,6 +285,9 @@ func TestRawFact(t *testing.T) {
 		{"Hello there", ""},
 		{"Got it. My knee hurts when I run downhill.", "My knee hurts when I run downhill."},
 		{"Can you help me train for my marathon?", ""},
+		{"Stream me a reply please.", ""},
+		{"Tell me a joke. I love puns.", "I love puns."},
+		{"Write a 4-week plan for me", ""},
 		{"Hey coach, I ran 12K this morning!", "Hey coach, I ran 12K this morning!"},
 		{"short", ""},
 		{"Line one is a fact.\nthanks\nLine two too.", "Line one is a fact. Line two too."},

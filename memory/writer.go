@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -178,10 +179,23 @@ func init() {
 
 var greetings = map[string]bool{"hi": true, "hello": true, "hey": true, "yo": true, "hiya": true, "howdy": true}
 
-// isLowSignal reports whether a sentence is a greeting, an acknowledgement
-// or a question: things that say nothing lasting about the user. Raw
-// extraction keeps statements only; the llm mode can find facts in
-// questions.
+// requestVerbs open sentences that ask the assistant for something:
+// "Tell me a joke", "Write a plan". They say what the user wants now,
+// not something lasting about them.
+var requestVerbs = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`tell give show explain write help list suggest recommend make create
+		generate describe summarize summarise translate find stream answer repeat say send draft
+		calculate compute continue please let's lets rewrite fix check compare`) {
+		requestVerbs[w] = true
+	}
+}
+
+// isLowSignal reports whether a sentence is a greeting, an
+// acknowledgement, a question or a request to the assistant: things that
+// say nothing lasting about the user. Raw extraction keeps statements
+// only; the llm mode can find facts in the rest.
 func isLowSignal(s string) bool {
 	if strings.HasSuffix(strings.TrimSpace(s), "?") {
 		return true
@@ -191,6 +205,10 @@ func isLowSignal(s string) bool {
 	if len(words) == 0 || lowSignal[strings.Join(words, " ")] {
 		return true
 	}
+	first := strings.Trim(words[0], ",!.")
+	if requestVerbs[first] || slices.Contains(words, "please") {
+		return true
+	}
 	// "Hi", "hello there", "hey coach": a greeting and a word or two.
-	return greetings[strings.Trim(words[0], ",!.")] && len(words) <= 3
+	return greetings[first] && len(words) <= 3
 }
