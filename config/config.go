@@ -62,7 +62,7 @@ type Milvus struct {
 type Embedding struct {
 	URL        string `yaml:"url"` // default: the upstream URL
 	Model      string `yaml:"model"`
-	APIKey     string `yaml:"api_key"` // default: the upstream API key
+	APIKey     string `yaml:"api_key"`    // default: the upstream API key
 	Dimensions int    `yaml:"dimensions"` // 0: ask the server at start-up
 	CacheSize  int    `yaml:"cache_size"`
 }

@@ -171,7 +171,7 @@ func TestOtherPathsArePassedThrough(t *testing.T) {
 		{"POST", "/v1/embeddings", `{"model":"text-embedding-3-small","input":"hello"}`},
 		{"GET", "/v1/models", ""},
 		{"POST", "/v1/completions", `{"model":"gpt-3.5-turbo-instruct","prompt":"Say hi"}`},
-		{"GET", "/v1/chat/completions", ""},  // list stored completions: another method, same path
+		{"GET", "/v1/chat/completions", ""},     // list stored completions: another method, same path
 		{"POST", "/v1/chat/completions/", `{}`}, // trailing slash: not ours, not redirected
 		{"DELETE", "/v1/responses/resp_1", ""},
 	} {

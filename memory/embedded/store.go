@@ -24,6 +24,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/memproxy/memproxy/memory"
 )
@@ -64,7 +65,7 @@ func Open(dir string, dims int, space string) (*Store, error) {
 	path := filepath.Join(dir, "memories.db")
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("embedded store: %s is locked by another process (is another memproxy running on this data directory?)", path)
 		}
 		return nil, fmt.Errorf("embedded store: opening %s: %w", path, err)
