@@ -32,7 +32,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stderr); err != nil {
+	if err := run(ctx, os.Getenv, os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "memproxy:", err)
 		os.Exit(1)
 	}
@@ -41,7 +41,9 @@ func main() {
 // shutdownTimeout is how long open streams may run on after a stop signal.
 const shutdownTimeout = 30 * time.Second
 
-func run(ctx context.Context, getenv func(string) string, logOut io.Writer) error {
+// run serves until ctx is done. onListen, if set, learns the address
+// served once the port is open (tests listen on port 0).
+func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onListen func(addr string)) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
@@ -107,6 +109,9 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("memproxy listening", "addr", ln.Addr().String(), "upstream", cfg.Upstream.URL,
 		"store", cfg.Store, "embedder", embedder.Name(), "memory_api", len(cfg.APIKeys) > 0)
+	if onListen != nil {
+		onListen(ln.Addr().String())
+	}
 
 	select {
 	case err = <-serveErr:
