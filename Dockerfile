@@ -1,0 +1,26 @@
+# memproxy: a small static image. Build: docker build -t memproxy .
+# Run:   docker run -p 8080:8080 -v memproxy-data:/data -e MEMPROXY_API_KEYS=... memproxy
+
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+# Pure Go (bbolt needs no cgo): a static binary that runs on scratch.
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/memproxy . \
+ && mkdir -p /out/data
+
+FROM scratch
+# CA certificates, to reach https upstreams such as the OpenAI API.
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=build /out/memproxy /memproxy
+COPY --from=build --chown=65532:65532 /out/data /data
+USER 65532:65532
+# In a container the sidecar must listen beyond loopback to be reachable
+# from the app's container or host; keep the port private to the pod or
+# host network (see "Security" in the README).
+ENV MEMPROXY_LISTEN=0.0.0.0:8080 \
+    MEMPROXY_DATA_DIR=/data
+VOLUME /data
+EXPOSE 8080
+ENTRYPOINT ["/memproxy"]

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test of memproxy, as CI does.
+#
+# Installs what the tests need from the package registries first: the
+# official OpenAI SDKs for Python (into .venv-test) and Node (into
+# testdata/sdk/node/node_modules), and staticcheck. Then checks formatting,
+# vets, lints, and runs all Go tests under the race detector, including the
+# ones that drive those SDKs against the sidecar; with
+# MEMPROXY_REQUIRE_SDKS=1 a missing SDK fails them instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "installing the Python SDKs (.venv-test)"
+python3 -m venv .venv-test
+.venv-test/bin/pip install --quiet --disable-pip-version-check -r testdata/sdk/requirements.txt
+
+step "installing the Node SDK (testdata/sdk/node)"
+(cd testdata/sdk/node && npm ci --no-audit --no-fund --loglevel=error)
+
+step "checking formatting, vet and staticcheck"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './testdata/*'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted" >&2
+	exit 1
+fi
+go vet ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+step "running the tests (race detector on)"
+export MEMPROXY_REQUIRE_SDKS=1
+export MEMPROXY_TEST_PYTHON="$PWD/.venv-test/bin/python"
+go test -race -count=1 -timeout 20m ./...
