@@ -79,5 +79,5 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 		return
 	}
 	s.log.Warn("upstream request failed", "request_id", w.Header().Get(HeaderRequestID), "url", r.URL.Redacted(), "err", err)
-	writeJSONError(w, http.StatusBadGateway, "upstream_unreachable", "memproxy could not reach the upstream: "+err.Error())
+	writeJSONError(w, http.StatusBadGateway, "upstream_unreachable", "could not reach the upstream: "+err.Error())
 }
