@@ -62,6 +62,9 @@ func (id Identity) IsZero() bool { return id.UserID == "" && id.AgentID == "" }
 // ErrNotFound is returned by Store.Get and Store.Update for an unknown id.
 var ErrNotFound = errors.New("memory not found")
 
+// ErrExists is returned by Store.Add for an id that is taken.
+var ErrExists = errors.New("memory already exists")
+
 // NewID returns a random UUID (version 4), the id format Mem0 clients expect.
 func NewID() string {
 	var b [16]byte

@@ -1,6 +1,9 @@
 package memory
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // A Store keeps memories and finds them by vector similarity within a
 // filter. Implementations: the embedded store (package memory/embedded) and
@@ -9,7 +12,8 @@ import "context"
 // Expired memories are invisible to Get, Search, List and Count.
 type Store interface {
 	// Add inserts new memories. Their IDs, Hash, timestamps and Vector
-	// (of the store's dimension) are set by the caller.
+	// (of the store's dimension) are set by the caller. If an id exists,
+	// Add writes nothing and returns an error wrapping ErrExists.
 	Add(ctx context.Context, ms ...Memory) error
 	// Update replaces the memory with m.ID; ErrNotFound if there is none.
 	Update(ctx context.Context, m Memory) error
@@ -24,6 +28,15 @@ type Store interface {
 	List(ctx context.Context, filter Filter, page Page) ([]Memory, error)
 	// Count returns how many memories match filter.
 	Count(ctx context.Context, filter Filter) (int, error)
+
+	// AddHistory records changes. A record with the id of an existing one
+	// replaces it, so that replaying a write records it once.
+	AddHistory(ctx context.Context, rs ...HistoryRecord) error
+	// History returns the records of one memory, oldest first.
+	History(ctx context.Context, memoryID string) ([]HistoryRecord, error)
+	// DeleteHistory removes every record of the given memories: deleted
+	// means gone, history included.
+	DeleteHistory(ctx context.Context, memoryIDs ...string) error
 	// Close releases the store.
 	Close() error
 }
@@ -45,4 +58,19 @@ type Page struct {
 	Offset int
 	Limit  int // 0: no limit
 	Fresh  bool
+}
+
+// A HistoryRecord is one change to a memory.
+type HistoryRecord struct {
+	ID        string
+	MemoryID  string
+	Event     string // EventAdd, EventUpdate or EventDelete
+	OldText   string
+	NewText   string
+	UserID    string // the memory's scope, so a user's history can be found
+	AgentID   string
+	RunID     string
+	AppID     string
+	RequestID string // the turn or API request that made the change
+	CreatedAt time.Time
 }

@@ -8,6 +8,7 @@
 package embedded
 
 import (
+	"bytes"
 	"cmp"
 	"container/heap"
 	"context"
@@ -31,6 +32,7 @@ import (
 
 var (
 	bucketMemories = []byte("memories")
+	bucketHistory  = []byte("history") // key: memory id, NUL, record id
 	bucketMeta     = []byte("meta")
 )
 
@@ -104,6 +106,9 @@ func (s *Store) load(path string) error {
 				return err
 			}
 		}
+		if _, err := tx.CreateBucketIfNotExists(bucketHistory); err != nil {
+			return fmt.Errorf("embedded store: %w", err)
+		}
 		b, err := tx.CreateBucketIfNotExists(bucketMemories)
 		if err != nil {
 			return fmt.Errorf("embedded store: %w", err)
@@ -140,7 +145,7 @@ func (s *Store) Add(ctx context.Context, ms ...memory.Memory) error {
 		_, exists := s.byID[m.ID]
 		s.mu.RUnlock()
 		if exists || seen[m.ID] {
-			return fmt.Errorf("embedded store: memory %s already exists", m.ID)
+			return fmt.Errorf("embedded store: memory %s: %w", m.ID, memory.ErrExists)
 		}
 		seen[m.ID] = true
 		rec, err := encode(m)
@@ -327,6 +332,97 @@ func (s *Store) Count(ctx context.Context, f memory.Filter) (int, error) {
 		}
 	})
 	return n, nil
+}
+
+// AddHistory records changes, replacing records with the same id.
+func (s *Store) AddHistory(ctx context.Context, rs ...memory.HistoryRecord) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.ID == "" || r.MemoryID == "" {
+			return errors.New("embedded store: a history record needs an id and a memory id")
+		}
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHistory)
+		for _, r := range rs {
+			v, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(historyKey(r.MemoryID, r.ID), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("embedded store: recording history: %w", err)
+	}
+	return nil
+}
+
+// History returns a memory's records, oldest first.
+func (s *Store) History(ctx context.Context, memoryID string) ([]memory.HistoryRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []memory.HistoryRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketHistory).Cursor()
+		prefix := historyKey(memoryID, "")
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var r memory.HistoryRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decoding history record %q: %w", k, err)
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded store: reading history: %w", err)
+	}
+	slices.SortStableFunc(out, func(a, b memory.HistoryRecord) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// DeleteHistory removes every record of the given memories.
+func (s *Store) DeleteHistory(ctx context.Context, memoryIDs ...string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHistory)
+		for _, id := range memoryIDs {
+			prefix := historyKey(id, "")
+			var keys [][]byte
+			c := b.Cursor()
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				keys = append(keys, bytes.Clone(k))
+			}
+			for _, k := range keys {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("embedded store: deleting history: %w", err)
+	}
+	return nil
+}
+
+func historyKey(memoryID, recordID string) []byte {
+	return []byte(memoryID + "\x00" + recordID)
 }
 
 func (s *Store) check(m *memory.Memory) error {

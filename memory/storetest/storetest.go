@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener, opts Options) {
 	t.Run("Expiry", func(t *testing.T) { testExpiry(t, open(t)) })
 	t.Run("ListPages", func(t *testing.T) { testPages(t, open(t)) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, open(t)) })
+	t.Run("History", func(t *testing.T) { testHistory(t, open(t)) })
 }
 
 // Vec returns a deterministic unit vector for seed.
@@ -113,8 +114,12 @@ func testCRUD(t *testing.T, s memory.Store) {
 		t.Errorf("Get returned a different vector")
 	}
 
-	if err := s.Add(ctx(t), m); err == nil {
-		t.Errorf("adding an existing id succeeded")
+	other := mem(3, "another", memory.Scope{UserID: "sarah"}, nil)
+	if err := s.Add(ctx(t), other, m); !errors.Is(err, memory.ErrExists) {
+		t.Errorf("adding an existing id: %v, want ErrExists", err)
+	}
+	if _, err := s.Get(ctx(t), other.ID); !errors.Is(err, memory.ErrNotFound) {
+		t.Errorf("a failed Add wrote part of its batch")
 	}
 
 	m.Text, m.Hash, m.UpdatedAt = "Goal: full marathon by October", memory.Hash("Goal: full marathon by October"), clock.Add(time.Hour)
@@ -536,5 +541,45 @@ func testConcurrent(t *testing.T, s memory.Store) {
 		if err != nil || n != each-each/5 {
 			t.Errorf("user-%d has %d memories (%v), want %d", w, n, err, each-each/5)
 		}
+	}
+}
+
+func testHistory(t *testing.T, s memory.Store) {
+	rec := func(id, memID, event, oldText, newText string, minute int) memory.HistoryRecord {
+		return memory.HistoryRecord{ID: id, MemoryID: memID, Event: event, OldText: oldText, NewText: newText,
+			UserID: "sarah", RequestID: "req_" + id, CreatedAt: clock.Add(time.Duration(minute) * time.Minute)}
+	}
+	a, b := memory.NewID(), memory.NewID()
+	err := s.AddHistory(ctx(t),
+		rec("h2", a, memory.EventUpdate, "I run 5K", "I run 10K", 2),
+		rec("h1", a, memory.EventAdd, "", "I run 5K", 1),
+		rec("h3", b, memory.EventAdd, "", "other memory", 1),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replaying a record by id replaces it rather than adding a second.
+	if err := s.AddHistory(ctx(t), rec("h2", a, memory.EventUpdate, "I run 5K", "I run 10K", 2)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.History(ctx(t), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != "h1" || got[1].ID != "h2" || got[1].OldText != "I run 5K" || got[1].NewText != "I run 10K" ||
+		got[1].RequestID != "req_h2" || got[1].UserID != "sarah" || !got[1].CreatedAt.Equal(clock.Add(2*time.Minute)) {
+		t.Errorf("History = %+v, want h1 then h2 with their values", got)
+	}
+	if err := s.DeleteHistory(ctx(t), a); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.History(ctx(t), a); len(got) != 0 {
+		t.Errorf("history left after DeleteHistory: %+v", got)
+	}
+	if got, _ := s.History(ctx(t), b); len(got) != 1 {
+		t.Errorf("DeleteHistory of one memory removed another's: %+v", got)
+	}
+	if got, err := s.History(ctx(t), "no-such-memory"); err != nil || len(got) != 0 {
+		t.Errorf("History of an unknown memory = %v, %v", got, err)
 	}
 }
