@@ -3,7 +3,7 @@ package memory_test
 import (
 	"context"
 	"errors"
-	"log/slog"
+
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -296,57 +296,6 @@ func TestRawFact(t *testing.T) {
 		if got := memory.RawFact(tt.in, 8); got != tt.want {
 			t.Errorf("RawFact(%q) = %q, want %q", tt.in, got, tt.want)
 		}
-	}
-}
-
-func TestWriterLearnsOnceAndInScope(t *testing.T) {
-	e := memory.NewHashEmbedder(0)
-	st := newStore(t, e)
-	w := memory.NewWriter(&memory.Service{Store: st, Embedder: e, MinChars: 8}, 10, slog.New(slog.DiscardHandler))
-	ctx := context.Background()
-	turn := memory.Turn{ID: "req_1", Identity: memory.Identity{UserID: "sarah", AgentID: "fitcoach_v1", RunID: "r1"},
-		UserMessages: []string{"I now run 10K every Sunday.", "thanks"}, Assistant: "Great!"}
-	for range 10 {
-		if _, err := w.Apply(ctx, turn); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ms, _ := st.List(ctx, memory.UserFilter("sarah"), memory.Page{})
-	if len(ms) != 1 {
-		t.Fatalf("10 identical turns gave %d memories, want 1", len(ms))
-	}
-	m := ms[0]
-	if m.Text != "I now run 10K every Sunday." || m.Metadata["agent_id"] != "fitcoach_v1" || m.RunID != "r1" || m.AgentID != "" || m.Metadata["request_id"] != "req_1" {
-		t.Errorf("learned %+v", m)
-	}
-	// No user, no learning: personas are not written from chat.
-	if ev, _ := w.Apply(ctx, memory.Turn{Identity: memory.Identity{AgentID: "fitcoach_v1"}, UserMessages: []string{"I am a new persona line."}}); len(ev) != 0 {
-		t.Errorf("an agent-only turn was learned: %v", ev)
-	}
-}
-
-func TestWriterQueue(t *testing.T) {
-	e := memory.NewHashEmbedder(0)
-	st := newStore(t, e)
-	w := memory.NewWriter(&memory.Service{Store: st, Embedder: e, MinChars: 8}, 2, slog.New(slog.DiscardHandler))
-	turn := func(s string) memory.Turn {
-		return memory.Turn{Identity: memory.Identity{UserID: "u"}, UserMessages: []string{s}}
-	}
-	if err := w.Enqueue(turn("Fact number one here.")); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Enqueue(turn("Fact number two here.")); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Enqueue(turn("Fact number three here.")); !errors.Is(err, memory.ErrQueueFull) {
-		t.Errorf("third enqueue into a queue of 2: %v, want ErrQueueFull", err)
-	}
-	// Run on a cancelled context drains what is queued, then returns.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	w.Run(ctx)
-	if n, _ := st.Count(context.Background(), memory.UserFilter("u")); n != 2 {
-		t.Errorf("after draining, %d memories, want 2", n)
 	}
 }
 

@@ -2,8 +2,11 @@ package memory
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -26,7 +29,7 @@ func (s Scope) Filter() Filter {
 	return And(Eq(FieldUserID, s.UserID), Eq(FieldAgentID, s.AgentID), Eq(FieldRunID, s.RunID), Eq(FieldAppID, s.AppID))
 }
 
-// A Message is one message of a conversation given to Add.
+// A Message is one message of a conversation.
 type Message struct {
 	Role    string
 	Content string
@@ -36,12 +39,13 @@ type Message struct {
 type AddRequest struct {
 	Scope    Scope
 	Messages []Message
-	// Infer extracts facts from the messages and skips those already
-	// known; without it every message is stored as it is.
+	// Infer extracts facts from the messages and reconciles them with what
+	// is stored; without it every message is stored as it is.
 	Infer      bool
 	Metadata   map[string]any
 	Categories []string
 	ExpiresAt  time.Time
+	RequestID  string
 }
 
 // Event kinds, as the Mem0 API names them.
@@ -54,20 +58,33 @@ const (
 
 // An Event reports what happened to one memory.
 type Event struct {
-	ID   string
-	Text string
-	Kind string
+	ID      string
+	Text    string
+	OldText string // for updates and deletes
+	Kind    string
 }
 
 // ErrNoScope is returned for a write that names nobody.
 var ErrNoScope = errors.New("one of user_id, agent_id, run_id or app_id is required")
 
-// Service is what the memory API does to memories: it embeds texts with
-// Embedder and keeps them in Store.
+// Service writes memories: it extracts facts, reconciles them with what is
+// stored (exact and near duplicates, and a Decider's updates and deletes),
+// embeds and stores them, and records every change in the history. The
+// memory API and the Writer both go through it.
 type Service struct {
 	Store    Store
 	Embedder Embedder
-	// MinChars is the shortest fact Add keeps when inferring.
+	// Extractor finds facts when inferring; nil means RawExtractor.
+	Extractor Extractor
+	// Decider, when set, decides updates and deletes; without it a new
+	// fact is added unless it duplicates a stored one.
+	Decider Decider
+	// DupThreshold is the similarity at or above which a fact counts as
+	// already known (1 means exact matches only). Default 0.95.
+	DupThreshold float64
+	// SimilarTopK is how many similar memories each fact is compared with.
+	SimilarTopK int
+	// MinChars is the shortest fact the raw extractor keeps.
 	MinChars int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -80,59 +97,74 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
+func (s *Service) extractor() Extractor {
+	if s.Extractor != nil {
+		return s.Extractor
+	}
+	return RawExtractor{MinChars: s.MinChars}
+}
+
 // Add remembers the messages of req in req.Scope.
 func (s *Service) Add(ctx context.Context, req AddRequest) ([]Event, error) {
 	if req.Scope.IsZero() {
 		return nil, ErrNoScope
 	}
-	var facts []string
-	for _, m := range req.Messages {
-		if m.Role == "system" {
-			continue
-		}
-		if !req.Infer {
-			if m.Content != "" {
-				facts = append(facts, m.Content)
+	w := write{
+		scope: req.Scope, metadata: req.Metadata, categories: req.Categories, expires: req.ExpiresAt,
+		requestID: req.RequestID,
+	}
+	if !req.Infer {
+		for _, m := range req.Messages {
+			if m.Role != "system" && m.Content != "" {
+				w.facts = append(w.facts, m.Content)
 			}
-			continue
 		}
-		// Facts about a user come from what the user said, never from what
-		// the assistant said. A write with no user is about the agent
-		// itself, and every role speaks for it.
-		if req.Scope.UserID != "" && m.Role != "user" {
-			continue
-		}
-		if f := RawFact(m.Content, s.MinChars); f != "" {
-			facts = append(facts, f)
-		}
+		return s.store(ctx, w)
 	}
-	var dedup Filter
-	if req.Infer {
-		dedup = req.Scope.Filter()
+	about := AboutUser
+	if req.Scope.UserID == "" {
+		about = AboutAgent
 	}
-	return s.learn(ctx, req.Scope, facts, dedup, req.Metadata, req.Categories, req.ExpiresAt)
+	facts, err := s.extractor().Facts(ctx, req.Messages, about)
+	if err != nil {
+		return nil, err
+	}
+	w.facts = facts
+	w.known = req.Scope.Filter()
+	return s.reconcile(ctx, w)
 }
 
-// learn stores facts in scope. With a dedup filter, a fact whose content
-// hash is already among the memories it selects is not stored again, and
-// reported as EventNone with the existing id.
-func (s *Service) learn(ctx context.Context, scope Scope, facts []string, dedup Filter, metadata map[string]any, categories []string, expires time.Time) ([]Event, error) {
+// A write is a set of facts to learn into one scope.
+type write struct {
+	scope Scope
+	facts []string
+	// known selects the memories a fact is compared with; empty means
+	// store without comparing.
+	known      Filter
+	metadata   map[string]any
+	categories []string
+	expires    time.Time
+	requestID  string
+	// idSeed, when set, makes memory and history ids functions of it and
+	// the content, so that applying the same write twice (a replayed turn)
+	// writes the same records once.
+	idSeed string
+}
+
+// reconcile compares each fact with what is known and applies the result.
+func (s *Service) reconcile(ctx context.Context, w write) ([]Event, error) {
 	var events []Event
 	var fresh []string
 	seen := map[string]bool{}
-	for _, f := range facts {
+	for _, f := range w.facts {
 		h := Hash(f)
-		if dedup.IsZero() {
-			fresh = append(fresh, f)
-			continue
-		}
 		if seen[h] {
 			continue
 		}
 		seen[h] = true
-		found, err := s.Store.List(ctx, And(dedup, Eq(FieldHash, h)), Page{Limit: 1, Fresh: true})
+		found, err := s.Store.List(ctx, And(w.known, Eq(FieldHash, h)), Page{Limit: 1, Fresh: true})
 		if err != nil {
-			return nil, fmt.Errorf("checking for duplicates: %w", err)
+			return nil, fmt.Errorf("%w: checking for duplicates: %w", ErrSearch, err)
 		}
 		if len(found) > 0 {
 			events = append(events, Event{ID: found[0].ID, Text: found[0].Text, Kind: EventNone})
@@ -145,25 +177,190 @@ func (s *Service) learn(ctx context.Context, scope Scope, facts []string, dedup 
 	}
 	vecs, err := s.Embedder.Embed(ctx, fresh)
 	if err != nil {
-		return nil, fmt.Errorf("embedding %d facts: %w", len(fresh), err)
+		return nil, fmt.Errorf("%w: embedding %d facts: %w", ErrEmbedding, len(fresh), err)
 	}
-	now := s.now()
-	ms := make([]Memory, len(fresh))
+	vecOf := map[string][]float32{}
 	for i, f := range fresh {
-		ms[i] = Memory{
-			ID: NewID(), Text: f, Hash: Hash(f),
-			UserID: scope.UserID, AgentID: scope.AgentID, RunID: scope.RunID, AppID: scope.AppID,
-			Metadata: cloneMetadata(metadata), Categories: categories,
-			CreatedAt: now, UpdatedAt: now, ExpiresAt: expires, Vector: vecs[i],
+		vecOf[f] = vecs[i]
+	}
+
+	// Near duplicates are known too; the rest go to the Decider with the
+	// similar memories they were compared with.
+	threshold := s.DupThreshold
+	if threshold == 0 {
+		threshold = 0.95
+	}
+	topK := max(s.SimilarTopK, 1)
+	var undecided []string
+	var similar []Memory
+	inSimilar := map[string]bool{}
+	for _, f := range fresh {
+		hits, err := s.Store.Search(ctx, SearchRequest{Vector: vecOf[f], Filter: w.known, TopK: topK, Fresh: true})
+		if err != nil {
+			return nil, fmt.Errorf("%w: finding similar memories: %w", ErrSearch, err)
+		}
+		if len(hits) > 0 && hits[0].Score >= threshold {
+			events = append(events, Event{ID: hits[0].ID, Text: hits[0].Text, Kind: EventNone})
+			continue
+		}
+		undecided = append(undecided, f)
+		for _, h := range hits {
+			if !inSimilar[h.ID] {
+				inSimilar[h.ID] = true
+				similar = append(similar, h.Memory)
+			}
 		}
 	}
-	if err := s.Store.Add(ctx, ms...); err != nil {
-		return nil, fmt.Errorf("storing %d memories: %w", len(ms), err)
+	if len(undecided) == 0 {
+		return events, nil
 	}
-	for _, m := range ms {
-		events = append(events, Event{ID: m.ID, Text: m.Text, Kind: EventAdd})
+	decisions := make([]Decision, len(undecided))
+	for i, f := range undecided {
+		decisions[i] = Decision{Event: EventAdd, Existing: -1, Text: f}
+	}
+	if s.Decider != nil && len(similar) > 0 {
+		if decisions, err = s.Decider.Decide(ctx, undecided, similar); err != nil {
+			return nil, err
+		}
+	}
+	applied, err := s.apply(ctx, w, decisions, similar, vecOf)
+	return append(events, applied...), err
+}
+
+// store adds facts without comparing them with anything.
+func (s *Service) store(ctx context.Context, w write) ([]Event, error) {
+	if len(w.facts) == 0 {
+		return nil, nil
+	}
+	vecs, err := s.Embedder.Embed(ctx, w.facts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: embedding %d texts: %w", ErrEmbedding, len(w.facts), err)
+	}
+	decisions := make([]Decision, len(w.facts))
+	vecOf := map[string][]float32{}
+	for i, f := range w.facts {
+		decisions[i] = Decision{Event: EventAdd, Existing: -1, Text: f}
+		vecOf[f] = vecs[i]
+	}
+	return s.apply(ctx, w, decisions, nil, vecOf)
+}
+
+// apply carries out decisions. The history records go first: if the
+// process dies before the changes are made, the replayed write makes them
+// and records them again under the same ids; the other way round, a
+// replay would find the change made and never record it.
+func (s *Service) apply(ctx context.Context, w write, ds []Decision, existing []Memory, vecOf map[string][]float32) ([]Event, error) {
+	now := s.now()
+	var (
+		events  []Event
+		adds    []Memory
+		updates []Memory
+		deletes []string
+		history []HistoryRecord
+	)
+	record := func(m Memory, event, oldText, newText string) {
+		history = append(history, HistoryRecord{
+			ID: s.id(w, "history", m.ID, event, newText), MemoryID: m.ID, Event: event,
+			OldText: oldText, NewText: newText, UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID, AppID: m.AppID,
+			RequestID: w.requestID, CreatedAt: now,
+		})
+	}
+	embed := func(text string) ([]float32, error) {
+		if v, ok := vecOf[text]; ok {
+			return v, nil
+		}
+		vs, err := s.Embedder.Embed(ctx, []string{text})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrEmbedding, err)
+		}
+		vecOf[text] = vs[0]
+		return vs[0], nil
+	}
+	for _, d := range ds {
+		switch d.Event {
+		case EventAdd:
+			v, err := embed(d.Text)
+			if err != nil {
+				return nil, err
+			}
+			m := Memory{
+				ID: s.id(w, "memory", d.Text), Text: d.Text, Hash: Hash(d.Text),
+				UserID: w.scope.UserID, AgentID: w.scope.AgentID, RunID: w.scope.RunID, AppID: w.scope.AppID,
+				Metadata: cloneMetadata(w.metadata), Categories: w.categories,
+				CreatedAt: now, UpdatedAt: now, ExpiresAt: w.expires, Vector: v,
+			}
+			adds = append(adds, m)
+			record(m, EventAdd, "", m.Text)
+			events = append(events, Event{ID: m.ID, Text: m.Text, Kind: EventAdd})
+		case EventUpdate:
+			old := existing[d.Existing]
+			if Hash(old.Text) == Hash(d.Text) {
+				events = append(events, Event{ID: old.ID, Text: old.Text, Kind: EventNone})
+				continue
+			}
+			v, err := embed(d.Text)
+			if err != nil {
+				return nil, err
+			}
+			m := old
+			m.Text, m.Hash, m.Vector, m.UpdatedAt = d.Text, Hash(d.Text), v, now
+			updates = append(updates, m)
+			record(m, EventUpdate, old.Text, m.Text)
+			events = append(events, Event{ID: m.ID, Text: m.Text, OldText: old.Text, Kind: EventUpdate})
+		case EventDelete:
+			old := existing[d.Existing]
+			deletes = append(deletes, old.ID)
+			record(old, EventDelete, old.Text, "")
+			events = append(events, Event{ID: old.ID, Text: old.Text, OldText: old.Text, Kind: EventDelete})
+		case EventNone:
+			m := existing[d.Existing]
+			events = append(events, Event{ID: m.ID, Text: m.Text, Kind: EventNone})
+		}
+	}
+	if len(history) > 0 {
+		if err := s.Store.AddHistory(ctx, history...); err != nil {
+			return nil, fmt.Errorf("recording history: %w", err)
+		}
+	}
+	if len(adds) > 0 {
+		if err := s.Store.Add(ctx, adds...); err != nil {
+			if !errors.Is(err, ErrExists) || w.idSeed == "" {
+				return nil, fmt.Errorf("storing %d memories: %w", len(adds), err)
+			}
+			// A replayed write: add one by one what is not there yet.
+			for _, m := range adds {
+				if err := s.Store.Add(ctx, m); err != nil && !errors.Is(err, ErrExists) {
+					return nil, fmt.Errorf("storing memory %s: %w", m.ID, err)
+				}
+			}
+		}
+	}
+	for _, m := range updates {
+		// A memory deleted meanwhile has nothing left to update.
+		if err := s.Store.Update(ctx, m); err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("updating memory %s: %w", m.ID, err)
+		}
+	}
+	if len(deletes) > 0 {
+		if err := s.Store.Delete(ctx, deletes...); err != nil {
+			return nil, fmt.Errorf("deleting %d memories: %w", len(deletes), err)
+		}
 	}
 	return events, nil
+}
+
+// id returns a new random id, or, for a write with an id seed, one derived
+// from the seed and parts.
+func (s *Service) id(w write, parts ...string) string {
+	if w.idSeed == "" {
+		return NewID()
+	}
+	sum := sha256.Sum256([]byte(w.idSeed + "\x00" + strings.Join(parts, "\x00")))
+	b := sum[:16]
+	b[6] = b[6]&0x0f | 0x50 // version 5: name-based
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 func cloneMetadata(m map[string]any) map[string]any {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 )
@@ -28,97 +30,206 @@ type ToolCall struct {
 	Arguments string
 }
 
-// ErrQueueFull is returned by Enqueue when the writer is saturated: the
-// turn is not saved, and the caller carries on.
-var ErrQueueFull = errors.New("memory writer queue is full")
+// ErrQueueFull is returned by Enqueue when the outbox is full: the turn is
+// not saved, and the caller carries on.
+var ErrQueueFull = errors.New("memory outbox is full")
 
-// Writer learns from turns in the background: it extracts facts from the
-// user's messages, skips what it already knows, embeds and stores the rest.
-// Enqueue never blocks.
+// WriterConfig tunes a Writer. Zero values take the defaults.
+type WriterConfig struct {
+	Workers     int           // batches applied at once (2)
+	MaxAttempts int           // attempts before a turn becomes a dead letter (12)
+	BaseBackoff time.Duration // delay before the first retry (1s), doubling with each
+	MaxBackoff  time.Duration // longest delay between attempts (60s)
+	// Debounce waits for a conversation to pause this long, so that
+	// consecutive turns are extracted together (0: no wait).
+	Debounce time.Duration
+}
+
+func (c *WriterConfig) defaults() {
+	if c.Workers <= 0 {
+		c.Workers = 2
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 12
+	}
+	if c.BaseBackoff <= 0 {
+		c.BaseBackoff = time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = time.Minute
+	}
+}
+
+// Writer learns from turns in the background. Enqueue puts a turn in the
+// durable outbox; Run drains it: per conversation in order, retrying with
+// exponential backoff and jitter while the store, embedder or model fails,
+// and parking a turn as a dead letter after MaxAttempts. A turn leaves the
+// outbox only once applied, and applying it twice writes it once, so a
+// crash at any point loses and duplicates nothing.
 type Writer struct {
-	svc   *Service
-	log   *slog.Logger
-	queue chan Turn
+	svc    *Service
+	outbox *Outbox
+	cfg    WriterConfig
+	log    *slog.Logger
 }
 
-// NewWriter returns a Writer that stores through svc, with room for
-// queueSize pending turns.
-func NewWriter(svc *Service, queueSize int, log *slog.Logger) *Writer {
-	return &Writer{svc: svc, log: log, queue: make(chan Turn, queueSize)}
+// NewWriter returns a Writer that learns through svc from outbox.
+func NewWriter(svc *Service, outbox *Outbox, cfg WriterConfig, log *slog.Logger) *Writer {
+	cfg.defaults()
+	return &Writer{svc: svc, outbox: outbox, cfg: cfg, log: log}
 }
 
-// Enqueue hands a turn to the writer without waiting.
-func (w *Writer) Enqueue(t Turn) error {
-	select {
-	case w.queue <- t:
-		return nil
-	default:
-		return ErrQueueFull
-	}
-}
+// Enqueue puts a turn in the outbox.
+func (w *Writer) Enqueue(t Turn) error { return w.outbox.Enqueue(t) }
 
-// Run applies queued turns until ctx is done, then applies what is
-// already queued and returns. Each turn runs under a context of its own,
-// detached from ctx, so that shutting down does not abort a turn halfway.
-func (w *Writer) Run(ctx context.Context) {
+// Run applies queued turns until ctx is done. Then it goes on applying the
+// turns that are due, until none is left or drain has passed, waits for
+// the batches in hand, and returns; what is left stays queued for the
+// next start.
+func (w *Writer) Run(ctx context.Context, drain time.Duration) {
+	sem := make(chan struct{}, w.cfg.Workers)
+	done := make(chan struct{}, w.cfg.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+
+	stopping := false
+	ctxDone := ctx.Done()
+	var deadline <-chan time.Time
 	for {
-		select {
-		case <-ctx.Done():
-			for {
-				select {
-				case t := <-w.queue:
-					w.apply(ctx, t)
-				default:
-					return
-				}
+		free := w.cfg.Workers - len(sem)
+		var next time.Time
+		if free > 0 {
+			batches, n, err := w.outbox.claim(time.Now(), w.debounce(stopping), free)
+			if err != nil {
+				w.log.Error("reading the outbox failed", "err", err)
+				n = time.Now().Add(time.Second)
 			}
-		case t := <-w.queue:
-			w.apply(ctx, t)
+			next = n
+			for _, b := range batches {
+				sem <- struct{}{}
+				wg.Go(func() {
+					w.process(b)
+					<-sem
+					select { // a wake-up; a missed one costs at most a poll
+					case done <- struct{}{}:
+					default:
+					}
+				})
+			}
+			if stopping && len(batches) == 0 && len(sem) == 0 {
+				return // drained: nothing due, nothing in hand
+			}
 		}
+		wait := time.Until(next)
+		if free == 0 || wait > time.Second {
+			wait = time.Second
+		}
+		timer := time.NewTimer(max(wait, time.Millisecond))
+		select {
+		case <-w.outbox.wake:
+		case <-done:
+		case <-timer.C:
+		case <-ctxDone:
+			stopping, ctxDone = true, nil
+			deadline = time.After(drain)
+		case <-deadline:
+			timer.Stop()
+			w.log.Info("writer stopped with turns still queued", "pending", w.outbox.Stats().Pending)
+			return
+		}
+		timer.Stop()
 	}
 }
 
-// turnTimeout bounds the work on one turn.
-const turnTimeout = 30 * time.Second
+// debounce waits for conversations to pause, except when stopping.
+func (w *Writer) debounce(stopping bool) time.Duration {
+	if stopping {
+		return 0
+	}
+	return w.cfg.Debounce
+}
 
-func (w *Writer) apply(ctx context.Context, t Turn) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), turnTimeout)
+// turnTimeout bounds one attempt at a batch.
+const turnTimeout = 2 * time.Minute
+
+func (w *Writer) process(batch []Entry) {
+	ctx, cancel := context.WithTimeout(context.Background(), turnTimeout)
 	defer cancel()
-	events, err := w.Apply(ctx, t)
-	if err != nil {
-		w.log.Warn("saving turn failed", "turn", t.ID, "err", err)
+	turns := make([]Turn, len(batch))
+	attempts := 0
+	for i, e := range batch {
+		turns[i] = e.Turn
+		attempts = max(attempts, e.Attempts+1)
+	}
+	events, err := w.Apply(ctx, turns)
+	if err == nil {
+		if err := w.outbox.ack(batch); err != nil {
+			// Applied but still queued: the replay will write nothing new.
+			w.log.Error("removing applied turns from the outbox failed", "err", err)
+		}
+		w.log.Debug("turns learned", "turns", len(batch), "first", turns[0].ID, "events", len(events))
 		return
 	}
-	w.log.Debug("turn saved", "turn", t.ID, "events", len(events))
+	if attempts >= w.cfg.MaxAttempts {
+		w.log.Error("turns moved to dead letters", "turns", len(batch), "first", turns[0].ID, "attempts", attempts, "err", err)
+		if ferr := w.outbox.fail(batch, err, time.Time{}, true); ferr != nil {
+			w.log.Error("recording the dead letters failed", "err", ferr)
+		}
+		return
+	}
+	retry := time.Now().Add(w.backoff(attempts))
+	w.log.Warn("learning failed; will retry", "turns", len(batch), "first", turns[0].ID, "attempt", attempts, "retry_at", retry, "err", err)
+	if ferr := w.outbox.fail(batch, err, retry, false); ferr != nil {
+		w.log.Error("recording the failed attempt failed", "err", ferr)
+	}
 }
 
-// Apply extracts the facts of one turn and stores those the user's
-// memories do not already hold, in the user's scope; with an agent, as
-// relationship memories (metadata agent_id).
-func (w *Writer) Apply(ctx context.Context, t Turn) ([]Event, error) {
-	if t.Identity.UserID == "" {
+// backoff is the delay before attempt n+1: BaseBackoff doubling with each
+// attempt up to MaxBackoff, with "full jitter" so that many sidecars
+// retrying against a recovering store do not arrive together.
+func (w *Writer) backoff(attempts int) time.Duration {
+	d := w.cfg.MaxBackoff
+	if attempts < 32 {
+		d = min(w.cfg.BaseBackoff<<(attempts-1), w.cfg.MaxBackoff)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// Apply learns from the turns of one conversation: it extracts facts from
+// the users' messages, reconciles them with the user's memories, and
+// stores them in the user's scope; with an agent, as relationship memories
+// (metadata agent_id). Applying the same turns again changes nothing.
+func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]Event, error) {
+	if len(turns) == 0 || turns[0].Identity.UserID == "" {
 		// Without a user there is no scope to learn into; persona memories
 		// are written by operators through the API, never from chat.
 		return nil, nil
 	}
-	var facts []string
-	for _, msg := range t.UserMessages {
-		if f := RawFact(msg, w.svc.MinChars); f != "" {
-			facts = append(facts, f)
+	id := turns[0].Identity
+	var conv []Message
+	for _, t := range turns {
+		for _, m := range t.UserMessages {
+			conv = append(conv, Message{Role: "user", Content: m})
 		}
+		if t.Assistant != "" {
+			conv = append(conv, Message{Role: "assistant", Content: t.Assistant})
+		}
+	}
+	facts, err := w.svc.extractor().Facts(ctx, conv, AboutUser)
+	if err != nil {
+		return nil, err
 	}
 	if len(facts) == 0 {
 		return nil, nil
 	}
-	meta := map[string]any{"source": "chat"}
-	if t.ID != "" {
-		meta["request_id"] = t.ID
+	meta := map[string]any{"source": "chat", "request_id": turns[len(turns)-1].ID}
+	if id.AgentID != "" {
+		meta[FieldAgentID] = id.AgentID
 	}
-	if t.Identity.AgentID != "" {
-		meta[FieldAgentID] = t.Identity.AgentID
-	}
-	scope := Scope{UserID: t.Identity.UserID, RunID: t.Identity.RunID}
-	return w.svc.learn(ctx, scope, facts, UserFilter(t.Identity.UserID), meta, nil, time.Time{})
+	return w.svc.reconcile(ctx, write{
+		scope: Scope{UserID: id.UserID, RunID: id.RunID}, facts: facts, known: UserFilter(id.UserID),
+		metadata: meta, requestID: turns[0].ID, idSeed: "turn:" + turns[0].ID,
+	})
 }
 
 // RawFact returns the part of a user message worth remembering as is: its
