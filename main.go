@@ -61,8 +61,27 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	}
 	defer store.Close()
 
-	svc := &memory.Service{Store: store, Embedder: embedder, MinChars: 8}
-	writer := memory.NewWriter(svc, cfg.Learn.QueueSize, log)
+	svc := &memory.Service{
+		Store: store, Embedder: embedder, MinChars: 8, DupThreshold: cfg.Learn.DupThreshold, SimilarTopK: 5,
+	}
+	if cfg.Learn.Mode == "llm" {
+		llm, err := memory.NewLLMExtractor(memory.LLMConfig{
+			BaseURL: cfg.Learn.Extraction.URL, APIKey: cfg.Learn.Extraction.APIKey,
+			Model: cfg.Learn.Extraction.Model, Instructions: cfg.Learn.Extraction.Instructions,
+		})
+		if err != nil {
+			return fmt.Errorf("learn.mode (MEMPROXY_LEARN_MODE=llm): %w", err)
+		}
+		svc.Extractor, svc.Decider = llm, llm
+	}
+	outbox, err := memory.OpenOutbox(cfg.DataDir, cfg.Learn.QueueSize)
+	if err != nil {
+		return fmt.Errorf("data_dir (MEMPROXY_DATA_DIR=%s): %w", cfg.DataDir, err)
+	}
+	defer outbox.Close()
+	writer := memory.NewWriter(svc, outbox, memory.WriterConfig{
+		Workers: cfg.Learn.Workers, MaxAttempts: cfg.Learn.MaxAttempts, Debounce: time.Duration(cfg.Learn.Debounce),
+	}, log)
 	var learner proxy.Learner
 	if cfg.Learn.Enabled {
 		learner = writer
@@ -82,6 +101,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 		Recaller:      &memory.Retriever{Store: store, Embedder: embedder},
 		Learner:       learner,
 		Memories:      svc,
+		Queue:         outbox,
 		APIKeys:       cfg.APIKeys,
 		RecallTimeout: time.Duration(cfg.Recall.Timeout),
 		MaxBodyBytes:  cfg.Limits.MaxBodyBytes,
@@ -103,7 +123,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 
 	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Go(func() { writer.Run(writerCtx) })
+	wg.Go(func() { writer.Run(writerCtx, time.Duration(cfg.Learn.DrainTimeout)) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

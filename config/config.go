@@ -87,8 +87,26 @@ type Recall struct {
 
 // Learn configures learning from turns.
 type Learn struct {
-	Enabled   bool `yaml:"enabled"`
-	QueueSize int  `yaml:"queue_size"`
+	Enabled bool   `yaml:"enabled"`
+	Mode    string `yaml:"mode"` // "raw" or "llm"
+	// QueueSize bounds the turns waiting in the outbox.
+	QueueSize   int      `yaml:"queue_size"`
+	Workers     int      `yaml:"workers"`
+	MaxAttempts int      `yaml:"max_attempts"`
+	Debounce    Duration `yaml:"debounce"`
+	// DrainTimeout is how long a stopping sidecar goes on learning.
+	DrainTimeout Duration `yaml:"drain_timeout"`
+	// DupThreshold is the similarity at which a fact counts as known.
+	DupThreshold float64    `yaml:"dup_threshold"`
+	Extraction   Extraction `yaml:"extraction"`
+}
+
+// Extraction configures the model of the llm learning mode.
+type Extraction struct {
+	URL          string `yaml:"url"` // default: the upstream URL
+	Model        string `yaml:"model"`
+	APIKey       string `yaml:"api_key"` // default: the upstream API key
+	Instructions string `yaml:"instructions"`
 }
 
 // Limits bound what a client may send.
@@ -134,7 +152,11 @@ func Default() Config {
 			ModeHeaders:  []string{"X-Memory-Mode"},
 		},
 		Recall: Recall{Timeout: Duration(150 * time.Millisecond)},
-		Learn:  Learn{Enabled: true, QueueSize: 10000},
+		Learn: Learn{
+			Enabled: true, Mode: "raw", QueueSize: 10000, Workers: 2, MaxAttempts: 12,
+			DrainTimeout: Duration(10 * time.Second), DupThreshold: 0.95,
+			Extraction: Extraction{Model: "gpt-4o-mini"},
+		},
 		Limits: Limits{MaxBodyBytes: 32 << 20},
 		Log:    Log{Level: "info", Format: "text"},
 	}
@@ -186,6 +208,17 @@ func boolean(f func(*Config) *bool) func(*Config, string) error {
 	}
 }
 
+func float(f func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		*f(c) = x
+		return nil
+	}
+}
+
 func duration(f func(*Config) *Duration) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		d, err := time.ParseDuration(strings.TrimSpace(v))
@@ -224,7 +257,17 @@ var settings = []setting{
 	{"MEMPROXY_IDENTITY_FROM_BODY", "identity.from_body", boolean(func(c *Config) *bool { return &c.Identity.FromBody })},
 	{"MEMPROXY_RECALL_TIMEOUT", "recall.timeout", duration(func(c *Config) *Duration { return &c.Recall.Timeout })},
 	{"MEMPROXY_LEARN", "learn.enabled", boolean(func(c *Config) *bool { return &c.Learn.Enabled })},
+	{"MEMPROXY_LEARN_MODE", "learn.mode", str(func(c *Config) *string { return &c.Learn.Mode })},
 	{"MEMPROXY_LEARN_QUEUE_SIZE", "learn.queue_size", integer(func(c *Config) *int { return &c.Learn.QueueSize })},
+	{"MEMPROXY_LEARN_WORKERS", "learn.workers", integer(func(c *Config) *int { return &c.Learn.Workers })},
+	{"MEMPROXY_LEARN_MAX_ATTEMPTS", "learn.max_attempts", integer(func(c *Config) *int { return &c.Learn.MaxAttempts })},
+	{"MEMPROXY_LEARN_DEBOUNCE", "learn.debounce", duration(func(c *Config) *Duration { return &c.Learn.Debounce })},
+	{"MEMPROXY_LEARN_DRAIN_TIMEOUT", "learn.drain_timeout", duration(func(c *Config) *Duration { return &c.Learn.DrainTimeout })},
+	{"MEMPROXY_LEARN_DUP_THRESHOLD", "learn.dup_threshold", float(func(c *Config) *float64 { return &c.Learn.DupThreshold })},
+	{"MEMPROXY_EXTRACTION_URL", "learn.extraction.url", str(func(c *Config) *string { return &c.Learn.Extraction.URL })},
+	{"MEMPROXY_EXTRACTION_MODEL", "learn.extraction.model", str(func(c *Config) *string { return &c.Learn.Extraction.Model })},
+	{"MEMPROXY_EXTRACTION_API_KEY", "learn.extraction.api_key", str(func(c *Config) *string { return &c.Learn.Extraction.APIKey })},
+	{"MEMPROXY_EXTRACTION_INSTRUCTIONS", "learn.extraction.instructions", str(func(c *Config) *string { return &c.Learn.Extraction.Instructions })},
 	{"MEMPROXY_MAX_BODY_BYTES", "limits.max_body_bytes", integer(func(c *Config) *int64 { return &c.Limits.MaxBodyBytes })},
 	{"MEMPROXY_LOG_LEVEL", "log.level", str(func(c *Config) *string { return &c.Log.Level })},
 	{"MEMPROXY_LOG_FORMAT", "log.format", str(func(c *Config) *string { return &c.Log.Format })},
@@ -258,6 +301,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.Embedding.APIKey == "" {
 		c.Embedding.APIKey = c.Upstream.APIKey
+	}
+	if c.Learn.Extraction.URL == "" {
+		c.Learn.Extraction.URL = c.Upstream.URL
+	}
+	if c.Learn.Extraction.APIKey == "" {
+		c.Learn.Extraction.APIKey = c.Upstream.APIKey
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
@@ -307,8 +356,8 @@ func (c *Config) Validate() error {
 	default:
 		return bad("store", "%q is not embedded or milvus", c.Store)
 	}
-	if c.Store == "embedded" && c.DataDir == "" {
-		return bad("data_dir", "must not be empty with the embedded store")
+	if c.DataDir == "" {
+		return bad("data_dir", "must not be empty: the outbox of turns to learn from lives there, and the embedded store")
 	}
 	if c.Store == "milvus" {
 		if _, _, err := net.SplitHostPort(strings.TrimPrefix(strings.TrimPrefix(c.Milvus.Address, "http://"), "https://")); err != nil {
@@ -360,8 +409,28 @@ func (c *Config) Validate() error {
 	if t := time.Duration(c.Recall.Timeout); t <= 0 || t > time.Minute {
 		return bad("recall.timeout", "%v is out of range (more than 0, at most 1m)", t)
 	}
-	if c.Learn.QueueSize <= 0 {
-		return bad("learn.queue_size", "must be positive")
+	switch c.Learn.Mode {
+	case "raw":
+	case "llm":
+		if err := checkURL(c.Learn.Extraction.URL); err != nil {
+			return bad("learn.extraction.url", "%v", err)
+		}
+		if c.Learn.Extraction.Model == "" {
+			return bad("learn.extraction.model", "must not be empty with the llm learning mode")
+		}
+	default:
+		return bad("learn.mode", "%q is not raw or llm", c.Learn.Mode)
+	}
+	for key, n := range map[string]int{"learn.queue_size": c.Learn.QueueSize, "learn.workers": c.Learn.Workers, "learn.max_attempts": c.Learn.MaxAttempts} {
+		if n <= 0 {
+			return bad(key, "must be positive")
+		}
+	}
+	if c.Learn.Debounce < 0 || c.Learn.DrainTimeout < 0 {
+		return bad("learn.debounce", "durations must not be negative")
+	}
+	if c.Learn.DupThreshold <= 0 || c.Learn.DupThreshold > 1 {
+		return bad("learn.dup_threshold", "%v is out of range (more than 0, at most 1)", c.Learn.DupThreshold)
 	}
 	if c.Limits.MaxBodyBytes <= 0 {
 		return bad("limits.max_body_bytes", "must be positive")

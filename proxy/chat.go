@@ -89,9 +89,17 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 		var t *turnTee
 		if mode.writes() && pol.Learn.Enabled && s.opts.Learner != nil && id.UserID != "" && len(text.New) > 0 {
 			t = &turnTee{
-				api: a, learner: s.opts.Learner, log: s.log, wg: &s.handoffs,
+				api: a, learner: s.opts.Learner, log: s.log, pending: &s.handoffs,
 				turn: memory.Turn{ID: requestID(c), Identity: id, UserMessages: text.New},
 			}
+			// Counted from now, before any byte reaches the client, so that
+			// WaitHandoffs after the response cannot miss this turn.
+			s.handoffs.add()
+			defer func() {
+				if !t.handedOff { // the answer failed or was cut short
+					s.handoffs.done()
+				}
+			}()
 		}
 		s.forward(c, body, t)
 	}

@@ -358,3 +358,47 @@ func TestTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestRecalledMemoriesAreNotLearnedAgain: the model echoes the recalled
+// block in its answer, and the client sends that block back inside the
+// user's next message; nothing new is learned.
+func TestRecalledMemoriesAreNotLearnedAgain(t *testing.T) {
+	h := newHarness(t)
+	h.add(goal, memory.Scope{UserID: "sarah"}, nil)
+	h.up.Hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
+		if r.URL.Path != "/v1/chat/completions" {
+			return false
+		}
+		// Echo the system message, block and all.
+		sys := gjson.GetBytes(body, "messages.0.content").String()
+		resp, _ := json.Marshal(map[string]any{"id": "x", "object": "chat.completion", "model": "m", "choices": []any{
+			map[string]any{"index": 0, "finish_reason": "stop", "message": map[string]any{"role": "assistant", "content": "Noted. " + sys}},
+		}})
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(resp)
+		return true
+	}
+	resp, answer := h.do("POST", "/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"Just finished my run!"}]}`, ids("sarah", "fitcoach_v1"))
+	if resp.Header.Get(HeaderStatus) != "injected" || !strings.Contains(answer, "memproxy-memories") {
+		t.Fatalf("setup: the answer should echo the block: %s", answer)
+	}
+	echo := gjson.Get(answer, "choices.0.message.content").String()
+	b, _ := json.Marshal(map[string]any{"model": "m", "messages": []any{
+		map[string]any{"role": "assistant", "content": echo},
+		map[string]any{"role": "user", "content": "As you said:\n" + echo},
+	}})
+	h.do("POST", "/v1/chat/completions", string(b), ids("sarah", "fitcoach_v1"))
+	h.settle()
+	goals := 0
+	for _, m := range h.memories(memory.UserFilter("sarah"), 0) {
+		if strings.Contains(m.Text, "memproxy") || strings.Contains(m.Text, "recalled") || strings.Contains(m.Text, "persona") {
+			t.Errorf("learned text of the memory block: %q", m.Text)
+		}
+		if strings.Contains(m.Text, "half marathon") {
+			goals++
+		}
+	}
+	if goals != 1 {
+		t.Errorf("the recalled goal is stored %d times, want once", goals)
+	}
+}

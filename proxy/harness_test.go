@@ -36,6 +36,7 @@ type harness struct {
 	store    memory.Store
 	embedder memory.Embedder
 	svc      *memory.Service
+	outbox   *memory.Outbox
 	server   *Server
 	srv      *httptest.Server
 }
@@ -52,11 +53,16 @@ func newHarness(t *testing.T, configure ...func(*Options)) *harness {
 	t.Cleanup(func() { st.Close() })
 	h.store = st
 	h.svc = &memory.Service{Store: st, Embedder: h.embedder, MinChars: 8}
-	writer := memory.NewWriter(h.svc, 100, slog.New(slog.DiscardHandler))
+	outbox, err := memory.OpenOutbox(t.TempDir(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.outbox = outbox
+	writer := memory.NewWriter(h.svc, outbox, memory.WriterConfig{}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { writer.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	go func() { writer.Run(ctx, time.Second); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; outbox.Close() })
 
 	up, _ := url.Parse(h.upSrv.URL + "/v1")
 	opts := Options{
@@ -64,6 +70,7 @@ func newHarness(t *testing.T, configure ...func(*Options)) *harness {
 		Recaller: &memory.Retriever{Store: st, Embedder: h.embedder},
 		Learner:  writer,
 		Memories: h.svc,
+		Queue:    outbox,
 		APIKeys:  []string{testKey},
 		Logger:   slog.New(slog.DiscardHandler),
 	}

@@ -91,6 +91,7 @@ func (s *Server) addMemories(c *gin.Context) {
 		writeAPIError(c, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}
+	add.RequestID = requestID(c)
 	events, err := s.opts.Memories.Add(c.Request.Context(), add)
 	if errors.Is(err, memory.ErrNoScope) {
 		writeAPIError(c, http.StatusBadRequest, "invalid_request", err.Error())

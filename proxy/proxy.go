@@ -37,6 +37,14 @@ type Memories interface {
 	Add(ctx context.Context, req memory.AddRequest) ([]memory.Event, error)
 }
 
+// Queue is the learning queue, as operators see it.
+type Queue interface {
+	Stats() memory.OutboxStats
+	DeadLetters() ([]memory.Entry, error)
+	Retry(seq uint64) error
+	Discard(seq uint64) error
+}
+
 // Options configure a Server. Upstream and Recaller are required.
 type Options struct {
 	// Upstream is the base URL an OpenAI SDK would use, such as
@@ -55,6 +63,8 @@ type Options struct {
 	Learner Learner
 	// Memories may be nil: the memory API answers 503.
 	Memories Memories
+	// Queue may be nil: the queue endpoints answer 503.
+	Queue Queue
 	// APIKeys open the memory API.
 	APIKeys []string
 
@@ -72,9 +82,43 @@ type Server struct {
 	identity *identityReader
 	proxy    *httputil.ReverseProxy
 	engine   *gin.Engine
-	// handoffs counts answers being parsed into turns after their
-	// response ended; WaitHandoffs waits for them.
-	handoffs sync.WaitGroup
+	// handoffs counts the turns of requests in progress and of answers
+	// being handed to the Learner; WaitHandoffs waits for them.
+	handoffs counter
+}
+
+// counter counts work in progress. Unlike a WaitGroup it may be waited
+// on while work starts: tests wait between requests of their own.
+type counter struct {
+	mu   sync.Mutex
+	n    int
+	zero sync.Cond
+}
+
+func (c *counter) add() {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+}
+
+func (c *counter) done() {
+	c.mu.Lock()
+	c.n--
+	if c.n == 0 && c.zero.L != nil {
+		c.zero.Broadcast()
+	}
+	c.mu.Unlock()
+}
+
+func (c *counter) wait() {
+	c.mu.Lock()
+	if c.zero.L == nil {
+		c.zero.L = &c.mu
+	}
+	for c.n > 0 {
+		c.zero.Wait()
+	}
+	c.mu.Unlock()
 }
 
 // New returns a Server for opts.
@@ -112,7 +156,7 @@ func New(opts Options) *Server {
 
 // WaitHandoffs waits until every completed answer has been handed to the
 // Learner. Call it after http.Server.Shutdown, before stopping the Learner.
-func (s *Server) WaitHandoffs() { s.handoffs.Wait() }
+func (s *Server) WaitHandoffs() { s.handoffs.wait() }
 
 // ServeHTTP serves a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
@@ -139,6 +183,11 @@ func (s *Server) routes() *gin.Engine {
 	for _, p := range []string{"/v1/memories/", "/v1/memories", "/v3/memories/add/", "/v3/memories/add"} {
 		api.POST(p, s.addMemories)
 	}
+	// memproxy's own operator endpoints, outside /v1 so that they can
+	// never shadow an upstream path.
+	api.GET("/memproxy/outbox", s.outbox)
+	api.POST("/memproxy/outbox/dead/:seq/retry", s.retryDead)
+	api.DELETE("/memproxy/outbox/dead/:seq", s.discardDead)
 
 	e.NoRoute(s.passthrough)
 	return e

@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"sync"
 	"time"
 
+	"github.com/memproxy/memproxy/injector"
 	"github.com/memproxy/memproxy/memory"
 )
 
@@ -29,7 +29,7 @@ type turnTee struct {
 	learner Learner
 	log     *slog.Logger
 	turn    memory.Turn
-	wg      *sync.WaitGroup // the Server's handoffs
+	pending *counter // the Server's handoffs, counting this turn
 
 	body   io.ReadCloser
 	stream bool
@@ -37,6 +37,9 @@ type turnTee struct {
 	full   bool // the answer outgrew maxCapture
 	eof    bool
 	closed bool
+	// handedOff is set when the answer went to the learner: the
+	// goroutine doing it releases the pending count, not the handler.
+	handedOff bool
 }
 
 func (t *turnTee) attach(res *http.Response) {
@@ -69,8 +72,11 @@ func (t *turnTee) Close() error {
 		t.closed = true
 		return err
 	}
-	t.closed = true
-	t.wg.Go(func() { t.finish(t.buf, t.full) })
+	t.closed, t.handedOff = true, true
+	go func() {
+		defer t.pending.done()
+		t.finish(t.buf, t.full)
+	}()
 	return err
 }
 
@@ -83,7 +89,8 @@ func (t *turnTee) finish(raw []byte, full bool) {
 			t.log.Debug("turn not learned: the answer did not complete", "request_id", turn.ID)
 			return
 		}
-		turn.Assistant, turn.ToolCalls = r.text, r.toolCalls
+		// A model that echoes the memory block must not teach it back.
+		turn.Assistant, turn.ToolCalls = injector.Strip(r.text), r.toolCalls
 	}
 	if err := t.learner.Enqueue(turn); err != nil {
 		t.log.Warn("turn not learned", "request_id", turn.ID, "err", err)
