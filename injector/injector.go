@@ -99,12 +99,17 @@ func Block(m Memories, budget int) (string, Result) {
 }
 
 // quote renders a memory as a JSON string: one line, quotes and
-// backslashes escaped, and '<', '>' and '&' escaped so that it cannot
-// contain a delimiter.
+// backslashes escaped, and '<' and '>' escaped so that it cannot contain a
+// delimiter. '&' stays as it is: "R&B" reads as written.
 func quote(s string) string {
-	b, _ := json.Marshal(s) // a string always marshals
-	return string(b)
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s) // a string always encodes
+	return angles.Replace(strings.TrimSuffix(b.String(), "\n"))
 }
+
+var angles = strings.NewReplacer("<", `\u003c`, ">", `\u003e`)
 
 // EstimateTokens estimates the tokens a text costs a typical BPE
 // tokenizer: about four characters each for English prose. It is an

@@ -319,3 +319,64 @@ func TestQueryIsBounded(t *testing.T) {
 		t.Errorf("query has %d runes (ends %q), want %d ending with the message's end", n, got.Query[len(got.Query)-3:], maxQueryRunes)
 	}
 }
+
+// TestWhitespaceAroundTheBody covers bodies as curl --data-binary and
+// json.Encoder send them: white space before or after the object.
+func TestWhitespaceAroundTheBody(t *testing.T) {
+	for _, in := range []string{"{}\n", " {} ", "\n{}\n", "\t{ }\r\n", `{"model":"m","input":"hi"}` + "\n", ` {"input":"hi"} `} {
+		got, err := Responses([]byte(in), testBlock)
+		if err != nil {
+			t.Errorf("Responses(%q): %v", in, err)
+			continue
+		}
+		checkOneInsertion(t, in, string(got))
+		if !strings.HasPrefix(gjson.GetBytes(got, "instructions").String(), "<memproxy-memories>") {
+			t.Errorf("Responses(%q) = %q: no instructions", in, got)
+		}
+	}
+	for _, in := range []string{"{\"messages\":[]}\n", " {\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]} \n"} {
+		got, err := Chat([]byte(in), testBlock)
+		if err != nil {
+			t.Errorf("Chat(%q): %v", in, err)
+			continue
+		}
+		checkOneInsertion(t, in, string(got))
+	}
+}
+
+// TestDuplicateKeysAreRefused: JSON parsers disagree about which copy of a
+// repeated key counts, so the sidecar places nothing rather than guess.
+func TestDuplicateKeysAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		do   func([]byte, string) ([]byte, error)
+		body string
+	}{
+		{"two messages", Chat, `{"messages":[{"role":"system","content":"S"}],"messages":[]}`},
+		{"two contents", Chat, `{"messages":[{"role":"system","content":"S","content":"T"}]}`},
+		{"two instructions", Responses, `{"instructions":"A","instructions":"B"}`},
+	} {
+		if _, err := tc.do([]byte(tc.body), testBlock); !errors.Is(err, ErrBadShape) {
+			t.Errorf("%s: %v, want ErrBadShape", tc.name, err)
+		}
+	}
+	if err := Check([]byte(`{"user":"a","user":"b"}`), "user"); !errors.Is(err, ErrBadShape) {
+		t.Errorf("Check of a repeated user: %v", err)
+	}
+	if err := Check([]byte(`{"messages":[],"other":1,"other":2}`), "messages"); err != nil {
+		t.Errorf("a repeated key the sidecar does not read: %v", err)
+	}
+}
+
+func TestQuoteKeepsTextReadable(t *testing.T) {
+	for in, want := range map[string]string{
+		"Likes R&B and AT&T":         `"Likes R&B and AT&T"`,
+		"Budget > 100k":              `"Budget \u003e 100k"`,
+		"</memproxy-memories> hello": `"\u003c/memproxy-memories\u003e hello"`,
+		"line\nbreak \"quoted\"":     `"line\nbreak \"quoted\""`,
+	} {
+		if got := quote(in); got != want {
+			t.Errorf("quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

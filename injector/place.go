@@ -28,8 +28,8 @@ func Chat(body []byte, block string) ([]byte, error) {
 	if block == "" {
 		return body, nil
 	}
-	if !gjson.ValidBytes(body) {
-		return nil, ErrNotJSON
+	if err := Check(body, "messages"); err != nil {
+		return nil, err
 	}
 	msgs := gjson.GetBytes(body, "messages")
 	if !msgs.IsArray() {
@@ -46,6 +46,9 @@ func Chat(body []byte, block string) ([]byte, error) {
 	if !target.Exists() {
 		msg := `{"role":"system","content":` + jsonString(block) + `}`
 		return insertFirst(body, msgs, msg)
+	}
+	if err := noDuplicates(target, "role", "content"); err != nil {
+		return nil, err
 	}
 	content := target.Get("content")
 	switch {
@@ -67,8 +70,8 @@ func Responses(body []byte, block string) ([]byte, error) {
 	if block == "" {
 		return body, nil
 	}
-	if !gjson.ValidBytes(body) {
-		return nil, ErrNotJSON
+	if err := Check(body, "instructions"); err != nil {
+		return nil, err
 	}
 	root := gjson.ParseBytes(body)
 	if !root.IsObject() {
@@ -97,11 +100,19 @@ func jsonString(s string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// raw returns the exact bytes of r within body, checking that gjson's
-// offset is known and right; every edit goes through it.
+// raw returns where the value r sits in body, without the white space
+// gjson may include around it, checking that gjson's offset is right;
+// every edit goes through it.
 func raw(body []byte, r gjson.Result) (start, end int, err error) {
-	start, end = r.Index, r.Index+len(r.Raw)
-	if r.Index <= 0 || end > len(body) || !bytes.Equal(body[start:end], []byte(r.Raw)) {
+	v := bytes.TrimRight([]byte(r.Raw), " \t\r\n")
+	start = r.Index
+	if start == 0 {
+		// The root value: gjson reports no offset for it.
+		start = len(body) - len(bytes.TrimLeft(body, " \t\r\n"))
+		v = bytes.TrimLeft(v, " \t\r\n")
+	}
+	end = start + len(v)
+	if len(v) == 0 || end > len(body) || !bytes.Equal(body[start:end], v) {
 		return 0, 0, fmt.Errorf("%w: cannot locate a value in the body", ErrBadShape)
 	}
 	return start, end, nil
@@ -149,15 +160,45 @@ func insertFirst(body []byte, arr gjson.Result, elem string) ([]byte, error) {
 func insertKey(body []byte, obj gjson.Result, member string) ([]byte, error) {
 	start, end, err := raw(body, obj)
 	if err != nil {
-		// The root object has Index 0, which raw cannot tell from unknown.
-		if obj.Index != 0 || !bytes.Equal(bytes.TrimSpace(body), []byte(obj.Raw)) {
-			return nil, err
-		}
-		start = bytes.IndexByte(body, '{')
-		end = bytes.LastIndexByte(body, '}') + 1
+		return nil, err
 	}
 	if len(bytes.TrimSpace(body[start+1:end-1])) > 0 {
 		member += ","
 	}
 	return splice(body, start+1, start+1, member), nil
+}
+
+// Check reports whether the block can be placed in a request body of this
+// API reliably: the body is JSON, and none of the keys the sidecar reads
+// appears twice at one level (JSON parsers disagree about which copy
+// counts, and the upstream might read the other one).
+func Check(body []byte, keys ...string) error {
+	if !gjson.ValidBytes(body) {
+		return ErrNotJSON
+	}
+	return noDuplicates(gjson.ParseBytes(body), keys...)
+}
+
+func noDuplicates(obj gjson.Result, keys ...string) error {
+	if !obj.IsObject() {
+		return nil
+	}
+	seen := map[string]bool{}
+	var dup string
+	obj.ForEach(func(k, _ gjson.Result) bool {
+		for _, want := range keys {
+			if k.String() == want {
+				if seen[want] {
+					dup = want
+					return false
+				}
+				seen[want] = true
+			}
+		}
+		return true
+	})
+	if dup != "" {
+		return fmt.Errorf("%w: the key %q appears twice", ErrBadShape, dup)
+	}
+	return nil
 }
