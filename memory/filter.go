@@ -94,10 +94,10 @@ func combine(op Op, fs []Filter) Filter {
 			args = append(args, f)
 		}
 	}
-	switch {
-	case len(args) == 0:
+	switch len(args) {
+	case 0:
 		return Filter{}
-	case len(args) == 1 && op != OpNot:
+	case 1:
 		return args[0]
 	}
 	return Filter{Op: op, Args: args}

@@ -57,9 +57,11 @@ type Retriever struct {
 }
 
 // PersonaFilter selects the persona of agent: its memories that belong to
-// no user.
+// nobody else, no user, no run, no app. A memory written with an agent and
+// a run is that run's, not the agent's persona: shown to every user it
+// would leak whatever the run's user said.
 func PersonaFilter(agentID string) Filter {
-	return And(Eq(FieldAgentID, agentID), Eq(FieldUserID, ""))
+	return Scope{AgentID: agentID}.Filter()
 }
 
 // UserFilter selects every memory of user.
