@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/tidwall/gjson"
 
 	"github.com/memproxy/memproxy/injector"
 	"github.com/memproxy/memproxy/memory"
@@ -27,14 +26,19 @@ const (
 // api is one of the two chat APIs that get memory.
 type api struct {
 	name     string
+	keys     []string // the top-level keys the sidecar reads
 	userText func(body []byte) injector.UserText
 	inject   func(body []byte, block string) ([]byte, error)
 	reply    func(raw []byte, stream bool) reply
+	// ended reports whether the tail of a stream holds its normal end.
+	ended func(tail []byte) bool
 }
 
 var (
-	chatCompletions = api{"chat.completions", injector.ChatUserText, injector.Chat, chatReply}
-	responses       = api{"responses", injector.ResponsesUserText, injector.Responses, responsesReply}
+	chatCompletions = api{"chat.completions", []string{"messages", "user", "safety_identifier"},
+		injector.ChatUserText, injector.Chat, chatReply, chatEnded}
+	responses = api{"responses", []string{"instructions", "input", "user", "safety_identifier"},
+		injector.ResponsesUserText, injector.Responses, responsesReply, responsesEnded}
 )
 
 // chatRoute serves an API that gets memory: recall within the latency
@@ -43,7 +47,7 @@ var (
 // open, and the response headers say so.
 func (s *Server) chatRoute(a api) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id, mode, err := s.identity.read(c.Request.Header)
+		id, err := s.identity.read(c.Request.Header)
 		if err != nil {
 			writeError(c, http.StatusBadRequest, "invalid_identity", err.Error())
 			return
@@ -53,9 +57,18 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 			s.passthrough(c)
 			return
 		}
+		mode, err := s.identity.mode(c.Request.Header)
+		if err != nil {
+			writeError(c, http.StatusBadRequest, "invalid_identity", err.Error())
+			return
+		}
 		if mode == ModeOff {
-			setStatus(c, "off", 0)
-			s.passthrough(c)
+			s.serve(c, &reqState{status: "off"})
+			return
+		}
+		if enc := c.GetHeader("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+			// The sidecar does not decode request bodies; the upstream may.
+			s.serve(c, &reqState{status: "failed-open: request encoding"})
 			return
 		}
 
@@ -63,32 +76,33 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		if id.UserID == "" {
+		// A body the sidecar cannot read reliably goes upstream as it is:
+		// the upstream is the judge of its own API.
+		shapeErr := injector.Check(body, a.keys...)
+		if id.UserID == "" && shapeErr == nil {
 			if id.UserID, err = s.identity.userFromBody(body); err != nil {
 				writeError(c, http.StatusBadRequest, "invalid_identity", err.Error())
 				return
 			}
-			if id.IsZero() {
-				s.forward(c, body, nil)
-				return
-			}
 		}
-		if !gjson.ValidBytes(body) {
-			writeError(c, http.StatusBadRequest, "invalid_json", "request body is not valid JSON")
+		if id.IsZero() {
+			s.forward(c, body, &reqState{})
+			return
+		}
+		if shapeErr != nil {
+			s.log.Info("request not readable for memory", "request_id", requestID(c), "err", shapeErr)
+			s.forward(c, body, &reqState{status: "failed-open: request shape"})
 			return
 		}
 
 		pol := s.opts.Policies.For(id.AgentID)
 		text := a.userText(body)
-		status, injected := "none", 0
+		st := &reqState{status: "none"}
 		if mode.reads() {
-			body, status, injected = s.remember(c, a, body, id, text.Query, pol)
+			body, st.status, st.injected = s.remember(c, a, body, id, text.Query, pol)
 		}
-		setStatus(c, status, injected)
-
-		var t *turnTee
 		if mode.writes() && pol.Learn.Enabled && s.opts.Learner != nil && id.UserID != "" && len(text.New) > 0 {
-			t = &turnTee{
+			st.tee = &turnTee{
 				api: a, learner: s.opts.Learner, log: s.log, pending: &s.handoffs,
 				turn: memory.Turn{ID: requestID(c), Identity: id, UserMessages: text.New},
 			}
@@ -96,12 +110,12 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 			// WaitHandoffs after the response cannot miss this turn.
 			s.handoffs.add()
 			defer func() {
-				if !t.handedOff { // the answer failed or was cut short
+				if !st.tee.handedOff { // the answer failed or was cut short
 					s.handoffs.done()
 				}
 			}()
 		}
-		s.forward(c, body, t)
+		s.forward(c, body, st)
 	}
 }
 
@@ -135,7 +149,8 @@ func (s *Server) remember(c *gin.Context, a api, body []byte, id memory.Identity
 
 // recall runs the Recaller within the latency budget. It returns when the
 // budget is spent even if the Recaller does not honour its context, so a
-// hung store or embedder costs a request the budget and no more.
+// hung store or embedder costs a request the budget and no more (the
+// Recaller's goroutine lingers until it returns).
 func (s *Server) recall(ctx context.Context, req memory.RecallRequest) (memory.Recalled, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.RecallTimeout)
 	defer cancel()
@@ -190,12 +205,6 @@ func memoriesOf(r memory.Recalled) injector.Memories {
 	return injector.Memories{Persona: texts(r.Persona), User: texts(r.User), Relationship: texts(r.Relationship)}
 }
 
-func setStatus(c *gin.Context, status string, injected int) {
-	h := c.Writer.Header()
-	h.Set(HeaderStatus, status)
-	h.Set(HeaderInjected, strconv.Itoa(injected))
-}
-
 // readBody reads the whole request body, refusing one over MaxBodyBytes
 // with 413. Refusals are written by fail, in the shape of the route's API.
 // It reports whether the handler should go on.
@@ -208,7 +217,8 @@ func (s *Server) readBody(c *gin.Context, fail func(c *gin.Context, status int, 
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
+		// MinRead more, so that reading the EOF does not grow the buffer.
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
 	}
 	if _, err := buf.ReadFrom(http.MaxBytesReader(c.Writer, r.Body, limit)); err != nil {
 		var tooBig *http.MaxBytesError
@@ -224,15 +234,15 @@ func (s *Server) readBody(c *gin.Context, fail func(c *gin.Context, status int, 
 }
 
 // forward sends body upstream in place of the request's own, streaming the
-// answer back. With a tee, the answer is also captured to learn from.
-func (s *Server) forward(c *gin.Context, body []byte, t *turnTee) {
+// answer back.
+func (s *Server) forward(c *gin.Context, body []byte, st *reqState) {
 	r := c.Request
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
-	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
-	r.Header.Del("Transfer-Encoding")
-	if t != nil {
-		r = r.WithContext(context.WithValue(r.Context(), teeKey{}, t))
-	}
-	s.proxy.ServeHTTP(c.Writer, r)
+	r.TransferEncoding = nil // the length is known now: no chunking
+	// The body is in hand: there is nothing to wait for the upstream's
+	// permission to send, and an upstream that ignores Expect would cost a
+	// second of ExpectContinueTimeout.
+	r.Header.Del("Expect")
+	s.serve(c, st)
 }

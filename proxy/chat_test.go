@@ -275,7 +275,8 @@ func TestBadRequests(t *testing.T) {
 		{"id with a tab", ids("sa\trah", ""), `{"messages":[]}`, 400, "invalid_identity"},
 		{"id too long", ids(strings.Repeat("x", 300), ""), `{"messages":[]}`, 400, "invalid_identity"},
 		{"id not UTF-8", ids("\xff\xfe", ""), `{"messages":[]}`, 400, "invalid_identity"},
-		{"malformed JSON", ids("sarah", ""), `{"messages":[`, 400, "invalid_json"},
+		{"id with a C1 control", ids("sa\u0085rah", ""), `{"messages":[]}`, 400, "invalid_identity"},
+		{"id with a line separator", ids("sa\u2028rah", ""), `{"messages":[]}`, 400, "invalid_identity"},
 		{"body too large", ids("sarah", ""), `{"messages":[{"role":"user","content":"` + strings.Repeat("a", 2000) + `"}]}`, 413, "request_too_large"},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -14,7 +15,71 @@ import (
 // passthrough forwards a request the sidecar does not own: same method,
 // path, query and body (streamed, not read), identity headers removed.
 func (s *Server) passthrough(c *gin.Context) {
-	s.proxy.ServeHTTP(c.Writer, c.Request)
+	if ownPath(c.Request.URL.Path) {
+		s.apiAuth(c)
+		if !c.IsAborted() {
+			writeAPIError(c, http.StatusNotImplemented, "not_implemented",
+				"memproxy does not serve "+c.Request.Method+" "+c.Request.URL.Path+" (yet); it is not forwarded upstream")
+		}
+		return
+	}
+	s.serve(c, &reqState{})
+}
+
+// ownPaths are the path prefixes of the memory API and of the sidecar's
+// own endpoints. A request there is never forwarded, so that a memory API
+// key never reaches the upstream, even for an endpoint not served.
+var ownPaths = []string{
+	"/v1/memories", "/v2/memories", "/v3/memories", "/v1/entities", "/v2/entities", "/v1/batch",
+	"/v1/event", "/v1/exports", "/v1/summary", "/v1/feedback", "/v1/ping", "/v2/profiles",
+	"/v2/entities", "/api/v1/orgs", "/api/v1/webhooks", "/memproxy",
+}
+
+func ownPath(p string) bool {
+	for _, own := range ownPaths {
+		if p == own || strings.HasPrefix(p, own+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// reqState carries what the sidecar decided about a request to the
+// response, which the reverse proxy writes: the memory headers, and the
+// tee for the answer.
+type reqState struct {
+	requestID string
+	status    string // X-Memory-Status; empty on a passthrough
+	injected  int
+	tee       *turnTee
+}
+
+type stateKey struct{}
+
+// serve forwards the request through the reverse proxy with its state.
+// The memory headers are written with the upstream's response (see
+// modifyResponse), not before it: an informational response from the
+// upstream (100 Continue) clears the headers set before it.
+func (s *Server) serve(c *gin.Context, st *reqState) {
+	st.requestID = requestID(c)
+	c.Writer.Header().Del(HeaderRequestID)
+	r := c.Request.WithContext(context.WithValue(c.Request.Context(), stateKey{}, st))
+	s.proxy.ServeHTTP(c.Writer, r)
+}
+
+// setHeaders writes the memory headers of st into h, replacing whatever
+// the upstream sent under the sidecar's X-Memory- names.
+func (st *reqState) setHeaders(h http.Header) {
+	for k := range h {
+		if strings.HasPrefix(k, "X-Memory-") {
+			delete(h, k)
+		}
+	}
+	h.Set(HeaderRequestID, st.requestID)
+	if st.status != "" {
+		h.Set(HeaderStatus, st.status)
+		h.Set(HeaderInjected, strconv.Itoa(st.injected))
+	}
 }
 
 // rewrite turns the client's request into the upstream's.
@@ -25,7 +90,7 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	if s.opts.UpstreamAPIKey != "" {
 		pr.Out.Header.Set("Authorization", "Bearer "+s.opts.UpstreamAPIKey)
 	}
-	if pr.In.Context().Value(teeKey{}) != nil {
+	if st, _ := pr.In.Context().Value(stateKey{}).(*reqState); st != nil && st.tee != nil {
 		// The answer will be read as well as relayed, so it must arrive
 		// decoded. Without the client's Accept-Encoding, Go's transport asks
 		// for gzip itself and decompresses transparently (dropping
@@ -61,10 +126,16 @@ func cutV1(p string) (string, bool) {
 	return rest, true
 }
 
-// modifyResponse tees a successful chat answer into the turn to learn from.
+// modifyResponse writes the memory headers and tees a successful chat
+// answer into the turn to learn from.
 func (s *Server) modifyResponse(res *http.Response) error {
-	if t, ok := res.Request.Context().Value(teeKey{}).(*turnTee); ok && res.StatusCode/100 == 2 {
-		t.attach(res)
+	st, _ := res.Request.Context().Value(stateKey{}).(*reqState)
+	if st == nil {
+		return nil
+	}
+	st.setHeaders(res.Header)
+	if st.tee != nil && res.StatusCode/100 == 2 {
+		st.tee.attach(res)
 	}
 	return nil
 }
@@ -77,6 +148,10 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 		// The client went away; nobody is listening. 499 is for the log.
 		w.WriteHeader(499)
 		return
+	}
+	st, _ := r.Context().Value(stateKey{}).(*reqState)
+	if st != nil {
+		st.setHeaders(w.Header())
 	}
 	s.log.Warn("upstream request failed", "request_id", w.Header().Get(HeaderRequestID), "url", r.URL.Redacted(), "err", err)
 	writeJSONError(w, http.StatusBadGateway, "upstream_unreachable", "could not reach the upstream: "+err.Error())

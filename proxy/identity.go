@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -41,9 +42,9 @@ func (m Mode) writes() bool { return m == ModeOn || m == ModeWrite }
 const maxIDBytes = 256
 
 type identityReader struct {
-	user, agent, run, mode []string // canonical header names
-	all                    []string
-	fromBody               bool
+	user, agent, run, modes []string // canonical header names
+	all                     []string
+	fromBody                bool
 }
 
 func newIdentityReader(o IdentityOptions) *identityReader {
@@ -61,44 +62,45 @@ func newIdentityReader(o IdentityOptions) *identityReader {
 		user:     canon(o.UserHeaders, "X-Memory-User-Id"),
 		agent:    canon(o.AgentHeaders, "X-Memory-Agent-Id"),
 		run:      canon(o.RunHeaders, "X-Memory-Run-Id"),
-		mode:     canon(o.ModeHeaders, "X-Memory-Mode"),
+		modes:    canon(o.ModeHeaders, "X-Memory-Mode"),
 		fromBody: o.FromBody,
 	}
-	for _, l := range [][]string{ir.user, ir.agent, ir.run, ir.mode} {
+	for _, l := range [][]string{ir.user, ir.agent, ir.run, ir.modes} {
 		ir.all = append(ir.all, l...)
 	}
 	return ir
 }
 
-// read returns the identity and mode a request's headers assert. A value
-// that cannot be an id (control characters, invalid UTF-8, too long) or an
-// unknown mode is an error that names the header.
-func (ir *identityReader) read(h http.Header) (memory.Identity, Mode, error) {
+// read returns the identity a request's headers assert. A value that
+// cannot be an id (control characters, invalid UTF-8, too long) is an
+// error that names the header.
+func (ir *identityReader) read(h http.Header) (memory.Identity, error) {
 	var id memory.Identity
 	var err error
 	if id.UserID, err = first(h, ir.user); err != nil {
-		return id, "", err
+		return id, err
 	}
 	if id.AgentID, err = first(h, ir.agent); err != nil {
-		return id, "", err
+		return id, err
 	}
 	if id.RunID, err = first(h, ir.run); err != nil {
-		return id, "", err
+		return id, err
 	}
-	m, err := first(h, ir.mode)
-	if err != nil {
-		return id, "", err
+	return id, nil
+}
+
+// mode returns what the request may do with memory: on unless a mode
+// header says otherwise; an unknown mode is an error naming the header.
+func (ir *identityReader) mode(h http.Header) (Mode, error) {
+	m, err := first(h, ir.modes)
+	if err != nil || m == "" {
+		return ModeOn, err
 	}
-	mode := ModeOn
-	if m != "" {
-		mode = Mode(strings.ToLower(strings.TrimSpace(m)))
-		switch mode {
-		case ModeOn, ModeOff, ModeRead, ModeWrite:
-		default:
-			return id, "", fmt.Errorf("%s: %q is not on, off, read or write", headerNamed(h, ir.mode), m)
-		}
+	switch mode := Mode(strings.ToLower(strings.TrimSpace(m))); mode {
+	case ModeOn, ModeOff, ModeRead, ModeWrite:
+		return mode, nil
 	}
-	return id, mode, nil
+	return "", fmt.Errorf("%s: %q is not on, off, read or write", headerNamed(h, ir.modes), m)
 }
 
 // userFromBody returns the user id a request body carries, for
@@ -154,8 +156,9 @@ func headerNamed(h http.Header, names []string) string {
 
 // checkID accepts any printable UTF-8 text up to maxIDBytes. Ids are never
 // interpreted: stores compare them as opaque values, so quotes, operators
-// and the like are harmless; control characters and broken encodings are
-// refused because no legitimate id has them and logs should not carry them.
+// and the like are harmless; control characters (C0, DEL, C1), line and
+// paragraph separators and broken encodings are refused because no
+// legitimate id has them and logs should not carry them.
 func checkID(s string) error {
 	if len(s) > maxIDBytes {
 		return fmt.Errorf("id is %d bytes long; at most %d", len(s), maxIDBytes)
@@ -164,7 +167,7 @@ func checkID(s string) error {
 		return fmt.Errorf("id is not valid UTF-8")
 	}
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return fmt.Errorf("id contains a control character")
 		}
 	}

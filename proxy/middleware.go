@@ -48,23 +48,29 @@ func (s *Server) recovery(c *gin.Context) {
 	c.Next()
 }
 
-// accessLog logs one line per request. It names ids and counts, never
-// memory text or message content.
+// accessLog logs one line per request, from a deferred call so that a
+// response aborted mid-stream (the reverse proxy's http.ErrAbortHandler)
+// is logged too. It names ids and counts, never memory text or content.
 func (s *Server) accessLog(c *gin.Context) {
 	start := time.Now()
+	completed := false
+	defer func() {
+		level := slog.LevelInfo
+		if !completed || c.Writer.Status() >= 500 {
+			level = slog.LevelWarn
+		}
+		h := c.Writer.Header()
+		s.log.LogAttrs(c.Request.Context(), level, "request",
+			slog.String("request_id", requestID(c)),
+			slog.String("method", c.Request.Method),
+			slog.String("path", c.Request.URL.Path),
+			slog.Int("status", c.Writer.Status()),
+			slog.Bool("aborted", !completed),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("memory", h.Get(HeaderStatus)),
+			slog.String("injected", h.Get(HeaderInjected)),
+		)
+	}()
 	c.Next()
-	level := slog.LevelInfo
-	if c.Writer.Status() >= 500 {
-		level = slog.LevelWarn
-	}
-	h := c.Writer.Header()
-	s.log.LogAttrs(c.Request.Context(), level, "request",
-		slog.String("request_id", requestID(c)),
-		slog.String("method", c.Request.Method),
-		slog.String("path", c.Request.URL.Path),
-		slog.Int("status", c.Writer.Status()),
-		slog.Duration("duration", time.Since(start)),
-		slog.String("memory", h.Get(HeaderStatus)),
-		slog.String("injected", h.Get(HeaderInjected)),
-	)
+	completed = true
 }

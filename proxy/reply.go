@@ -149,6 +149,20 @@ func responseOutput(resp gjson.Result) reply {
 	return r
 }
 
+// chatEnded reports whether the tail of a Chat Completions stream holds
+// its [DONE] after the last in-band error, if any.
+func chatEnded(tail []byte) bool {
+	done := bytes.LastIndex(tail, []byte("data: [DONE]"))
+	return done >= 0 && bytes.LastIndex(tail, []byte(`"error"`)) < done
+}
+
+// responsesEnded reports whether the tail of a Responses stream holds its
+// response.completed event and no failure.
+func responsesEnded(tail []byte) bool {
+	return bytes.Contains(tail, []byte("event: response.completed")) &&
+		!bytes.Contains(tail, []byte("event: response.failed")) && !bytes.Contains(tail, []byte("event: error"))
+}
+
 // sseEvents calls fn for each complete event of a server-sent event
 // stream, as the HTML standard defines them: lines end with CRLF, LF or
 // CR; "data:" lines accumulate, joined by LF; "event:" names the event; a

@@ -11,13 +11,14 @@ import (
 	"github.com/memproxy/memproxy/memory"
 )
 
-// teeKey carries a request's *turnTee from the handler to modifyResponse.
-type teeKey struct{}
-
 // maxCapture bounds the copy of an answer kept to learn from. Past it the
-// reply text is dropped (the user's messages are still learned), so that
-// a huge answer costs no more memory than this.
-const maxCapture = 8 << 20
+// reply text is dropped and only the last tailSize bytes are kept, enough
+// to see whether a stream ended normally; the user's messages are still
+// learned. A huge answer costs no more memory than this.
+const (
+	maxCapture = 8 << 20
+	tailSize   = 64 << 10
+)
 
 // A turnTee sits between the upstream's response body and the client. The
 // reverse proxy reads and relays every chunk as it arrives; the tee only
@@ -51,11 +52,13 @@ func (t *turnTee) attach(res *http.Response) {
 
 func (t *turnTee) Read(p []byte) (int, error) {
 	n, err := t.body.Read(p)
-	if n > 0 && !t.full {
-		if len(t.buf)+n > maxCapture {
-			t.full, t.buf = true, nil
-		} else {
-			t.buf = append(t.buf, p[:n]...)
+	if n > 0 {
+		t.buf = append(t.buf, p[:n]...)
+		if !t.full && len(t.buf) > maxCapture {
+			t.full = true
+		}
+		if t.full && len(t.buf) > 2*tailSize {
+			t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailSize:]...)
 		}
 	}
 	if err == io.EOF {
@@ -83,6 +86,10 @@ func (t *turnTee) Close() error {
 func (t *turnTee) finish(raw []byte, full bool) {
 	turn := t.turn
 	turn.Time = time.Now()
+	if full && t.stream && !t.api.ended(raw) {
+		t.log.Debug("turn not learned: the long answer did not complete", "request_id", turn.ID)
+		return
+	}
 	if !full {
 		r := t.api.reply(raw, t.stream)
 		if !r.complete {
