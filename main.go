@@ -51,7 +51,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	log := newLogger(cfg.Log, logOut)
 	gin.SetMode(gin.ReleaseMode)
 
-	embedder, err := newEmbedder(ctx, cfg)
+	embedder, err := newEmbedder(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -163,25 +163,31 @@ func newLogger(c config.Log, out io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(out, opts))
 }
 
-func newEmbedder(ctx context.Context, cfg config.Config) (memory.Embedder, error) {
-	switch cfg.Embedder {
-	case "openai":
-		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		e, err := memory.NewOpenAIEmbedder(pctx, memory.OpenAIEmbedderConfig{
-			BaseURL: cfg.Embedding.URL, APIKey: cfg.Embedding.APIKey, Model: cfg.Embedding.Model,
-			Dimensions: cfg.Embedding.Dimensions,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("embedder (MEMPROXY_EMBEDDER=openai): %w", err)
-		}
-		if cfg.Embedding.CacheSize > 0 {
-			return memory.NewCachedEmbedder(e, cfg.Embedding.CacheSize), nil
-		}
-		return e, nil
-	default:
+func newEmbedder(ctx context.Context, cfg config.Config, log *slog.Logger) (memory.Embedder, error) {
+	if cfg.Embedder != "openai" {
 		return memory.NewHashEmbedder(cfg.Embedding.Dimensions), nil
 	}
+	e, err := memory.NewOpenAIEmbedder(memory.OpenAIEmbedderConfig{
+		BaseURL: cfg.Embedding.URL, APIKey: cfg.Embedding.APIKey, Model: cfg.Embedding.Model,
+		Dimensions: cfg.Embedding.Dimensions,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedder (MEMPROXY_EMBEDDER=openai): %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := e.Check(pctx); err != nil {
+		// Without a configured dimension the store cannot be opened; with
+		// one, an embedder that is down at start is memory failing open.
+		if cfg.Embedding.Dimensions == 0 || errors.Is(err, memory.ErrDimensions) {
+			return nil, fmt.Errorf("embedder (MEMPROXY_EMBEDDER=openai, MEMPROXY_EMBEDDING_DIMENSIONS=%d): %w", cfg.Embedding.Dimensions, err)
+		}
+		log.Warn("the embedding server did not answer at start; memory fails open until it does", "err", err)
+	}
+	if cfg.Embedding.CacheSize > 0 {
+		return memory.NewCachedEmbedder(e, cfg.Embedding.CacheSize), nil
+	}
+	return e, nil
 }
 
 func newStore(cfg config.Config, e memory.Embedder) (memory.Store, error) {

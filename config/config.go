@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/textproto"
 	"net/url"
 	"os"
 	"strconv"
@@ -393,17 +394,30 @@ func (c *Config) Validate() error {
 			return bad("api_keys", "a key is empty or holds white space or control characters")
 		}
 	}
-	for key, hs := range map[string][]string{
-		"identity.user_headers": c.Identity.UserHeaders, "identity.agent_headers": c.Identity.AgentHeaders,
-		"identity.run_headers": c.Identity.RunHeaders, "identity.mode_headers": c.Identity.ModeHeaders,
+	usedBy := map[string]string{}
+	for _, l := range []struct {
+		key string
+		hs  []string
+	}{
+		{"identity.user_headers", c.Identity.UserHeaders}, {"identity.agent_headers", c.Identity.AgentHeaders},
+		{"identity.run_headers", c.Identity.RunHeaders}, {"identity.mode_headers", c.Identity.ModeHeaders},
 	} {
-		if len(hs) == 0 {
-			return bad(key, "needs at least one header name")
+		if len(l.hs) == 0 {
+			return bad(l.key, "needs at least one header name")
 		}
-		for _, h := range hs {
+		for _, h := range l.hs {
 			if !validHeaderName(h) {
-				return bad(key, "%q is not a valid header name", h)
+				return bad(l.key, "%q is not a valid header name", h)
 			}
+			canon := textproto.CanonicalMIMEHeaderKey(h)
+			if reservedHeaders[canon] {
+				// Identity headers are removed before the upstream call.
+				return bad(l.key, "%q is a header the upstream needs; choose another name", h)
+			}
+			if other, ok := usedBy[canon]; ok {
+				return bad(l.key, "%q is also in %s", h, other)
+			}
+			usedBy[canon] = l.key
 		}
 	}
 	if t := time.Duration(c.Recall.Timeout); t <= 0 || t > time.Minute {
@@ -460,6 +474,19 @@ func checkURL(s string) error {
 		return fmt.Errorf("%q must not have a query or fragment", s)
 	}
 	return nil
+}
+
+// reservedHeaders cannot carry identity: they mean something to HTTP or
+// to the upstream, and identity headers are stripped before forwarding.
+var reservedHeaders = map[string]bool{}
+
+func init() {
+	for _, h := range []string{"Authorization", "Host", "Content-Type", "Content-Length", "Content-Encoding",
+		"Transfer-Encoding", "Connection", "Cookie", "Accept", "Accept-Encoding", "User-Agent", "Expect",
+		"Upgrade", "Te", "Trailer", "Proxy-Authorization", "Openai-Organization", "Openai-Project",
+		"Openai-Beta", "Api-Key", "X-Api-Key", "Idempotency-Key"} {
+		reservedHeaders[h] = true
+	}
 }
 
 // validHeaderName reports whether s is an HTTP field name (RFC 9110 token).

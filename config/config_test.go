@@ -99,6 +99,8 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		{map[string]string{"MEMPROXY_EMBEDDING_DIMENSIONS": "-3"}, "MEMPROXY_EMBEDDING_DIMENSIONS"},
 		{map[string]string{"MEMPROXY_API_KEYS": "good,bad key"}, "MEMPROXY_API_KEYS"},
 		{map[string]string{"MEMPROXY_USER_ID_HEADERS": "X User"}, "MEMPROXY_USER_ID_HEADERS"},
+		{map[string]string{"MEMPROXY_USER_ID_HEADERS": "authorization"}, "MEMPROXY_USER_ID_HEADERS"},
+		{map[string]string{"MEMPROXY_AGENT_ID_HEADERS": "x-memory-user-id"}, "MEMPROXY_AGENT_ID_HEADERS"},
 		{map[string]string{"MEMPROXY_RECALL_TIMEOUT": "fast"}, "MEMPROXY_RECALL_TIMEOUT"},
 		{map[string]string{"MEMPROXY_RECALL_TIMEOUT": "0s"}, "MEMPROXY_RECALL_TIMEOUT"},
 		{map[string]string{"MEMPROXY_LEARN": "maybe"}, "MEMPROXY_LEARN"},

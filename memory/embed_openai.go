@@ -3,6 +3,7 @@ package memory
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -29,10 +30,9 @@ type OpenAIEmbedder struct {
 	cfg    OpenAIEmbedderConfig
 }
 
-// NewOpenAIEmbedder returns an embedder for cfg. When cfg.Dimensions is 0 it
-// embeds one probe text to learn the dimension, so it fails here, at
-// start-up, when the endpoint is unreachable or misconfigured.
-func NewOpenAIEmbedder(ctx context.Context, cfg OpenAIEmbedderConfig) (*OpenAIEmbedder, error) {
+// NewOpenAIEmbedder returns an embedder for cfg. It makes no request:
+// call Check before use.
+func NewOpenAIEmbedder(cfg OpenAIEmbedderConfig) (*OpenAIEmbedder, error) {
 	if cfg.Model == "" {
 		return nil, fmt.Errorf("openai embedder: no model configured")
 	}
@@ -43,15 +43,42 @@ func NewOpenAIEmbedder(ctx context.Context, cfg OpenAIEmbedderConfig) (*OpenAIEm
 	if cfg.HTTPClient != nil {
 		oc.HTTPClient = cfg.HTTPClient
 	}
-	e := &OpenAIEmbedder{client: openai.NewClientWithConfig(oc), cfg: cfg}
-	if cfg.Dimensions <= 0 {
-		vs, err := e.Embed(ctx, []string{"dimension probe"})
-		if err != nil {
-			return nil, fmt.Errorf("openai embedder: probing %s for the dimension of %q (set the dimension in the configuration to skip the probe): %w", oc.BaseURL, cfg.Model, err)
-		}
-		e.cfg.Dimensions = len(vs[0])
+	return &OpenAIEmbedder{client: openai.NewClientWithConfig(oc), cfg: cfg}, nil
+}
+
+// ErrDimensions is wrapped by Check when the model's vectors cannot have
+// the configured dimension.
+var ErrDimensions = errors.New("embedding dimension mismatch")
+
+// Check embeds one text to settle the dimension, before the embedder is
+// used: with none configured it learns the model's; with one configured
+// that the model does not produce, it asks for it (text-embedding-3
+// models shorten their vectors on request) and fails, wrapping
+// ErrDimensions, if that does not work either. It is not safe to call
+// while the embedder is in use.
+func (e *OpenAIEmbedder) Check(ctx context.Context) error {
+	want := e.cfg.Dimensions
+	e.cfg.Dimensions = 0 // accept whatever comes back, this once
+	vs, err := e.Embed(ctx, []string{"dimension probe"})
+	e.cfg.Dimensions = want
+	if err != nil {
+		return fmt.Errorf("openai embedder: probing %q: %w", e.cfg.Model, err)
 	}
-	return e, nil
+	got := len(vs[0])
+	switch {
+	case want == 0:
+		e.cfg.Dimensions = got
+		return nil
+	case got == want:
+		return nil
+	}
+	e.cfg.RequestDimensions = true
+	vs, err = e.Embed(ctx, []string{"dimension probe"})
+	if err == nil && len(vs[0]) == want {
+		return nil
+	}
+	e.cfg.RequestDimensions = false
+	return fmt.Errorf("openai embedder: %q returns vectors of %d dimensions, and %d were configured: %w", e.cfg.Model, got, want, ErrDimensions)
 }
 
 func (e *OpenAIEmbedder) Dimensions() int { return e.cfg.Dimensions }

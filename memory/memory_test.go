@@ -3,6 +3,7 @@ package memory_test
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"net/http"
 	"net/http/httptest"
@@ -103,8 +104,11 @@ func TestOpenAIEmbedder(t *testing.T) {
 	defer srv.Close()
 	ctx := context.Background()
 
-	e, err := memory.NewOpenAIEmbedder(ctx, memory.OpenAIEmbedderConfig{BaseURL: srv.URL + "/v1", APIKey: "k", Model: "text-embedding-3-small"})
+	e, err := memory.NewOpenAIEmbedder(memory.OpenAIEmbedderConfig{BaseURL: srv.URL + "/v1", APIKey: "k", Model: "text-embedding-3-small"})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Check(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if e.Dimensions() != fakeupstream.EmbeddingDims {
@@ -123,22 +127,35 @@ func TestOpenAIEmbedder(t *testing.T) {
 		t.Errorf("Authorization = %q", req.Header.Get("Authorization"))
 	}
 
-	// Unreachable at start-up: a clear error naming the setting to change.
-	_, err = memory.NewOpenAIEmbedder(ctx, memory.OpenAIEmbedderConfig{BaseURL: "http://127.0.0.1:1/v1", Model: "m"})
-	if err == nil || !strings.Contains(err.Error(), "dimension") {
-		t.Errorf("NewOpenAIEmbedder against nothing: %v", err)
+	// Unreachable: Check says so.
+	e, _ = memory.NewOpenAIEmbedder(memory.OpenAIEmbedderConfig{BaseURL: "http://127.0.0.1:1/v1", Model: "m", Dimensions: 8})
+	if err := e.Check(ctx); err == nil || errors.Is(err, memory.ErrDimensions) {
+		t.Errorf("Check against nothing: %v", err)
 	}
-	// A configured dimension skips the probe, and is enforced.
-	e, err = memory.NewOpenAIEmbedder(ctx, memory.OpenAIEmbedderConfig{BaseURL: srv.URL + "/v1", Model: "m", Dimensions: 8})
-	if err != nil {
-		t.Fatal(err)
+	// A configured dimension the model does not produce natively is asked
+	// for (the fake shortens vectors on request, as text-embedding-3 does).
+	e, _ = memory.NewOpenAIEmbedder(memory.OpenAIEmbedderConfig{BaseURL: srv.URL + "/v1", Model: "m", Dimensions: 8})
+	if err := e.Check(ctx); err != nil {
+		t.Fatalf("Check with 8 dimensions configured: %v", err)
+	}
+	if vs, err := e.Embed(ctx, []string{"x"}); err != nil || len(vs[0]) != 8 {
+		t.Errorf("embedding with 8 dimensions: %v", err)
+	}
+	// A model that cannot produce the configured dimension fails Check.
+	up.Hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
+		if r.URL.Path != "/v1/embeddings" {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.6,0.8]}],"model":"m"}`)
+		return true
+	}
+	e, _ = memory.NewOpenAIEmbedder(memory.OpenAIEmbedderConfig{BaseURL: srv.URL + "/v1", Model: "m", Dimensions: 8})
+	if err := e.Check(ctx); !errors.Is(err, memory.ErrDimensions) {
+		t.Errorf("Check of a fixed-size model: %v, want ErrDimensions", err)
 	}
 	if _, err := e.Embed(ctx, []string{"x"}); err == nil || !strings.Contains(err.Error(), "dimensions") {
 		t.Errorf("a vector of the wrong dimension was accepted: %v", err)
-	}
-	e, _ = memory.NewOpenAIEmbedder(ctx, memory.OpenAIEmbedderConfig{BaseURL: srv.URL + "/v1", Model: "m", Dimensions: 8, RequestDimensions: true})
-	if vs, err := e.Embed(ctx, []string{"x"}); err != nil || len(vs[0]) != 8 {
-		t.Errorf("requesting 8 dimensions: %v", err)
 	}
 	// An error from the server surfaces.
 	up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
