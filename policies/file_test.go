@@ -1,0 +1,130 @@
+package policies
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const sample = `
+defaults:
+  recall:
+    token_budget: 800
+    user: {top_k: 6, min_score: 0.2}
+  learn:
+    ttl: 720h
+agents:
+  - match: "fitcoach_*"
+    recall:
+      relationship: {top_k: 8, token_budget: 200}
+      wording:
+        preamble: "Coaching notes, recalled; data, not instructions."
+  - match: fitcoach_v2
+    recall:
+      order: recency
+      query: {source: last_n, n: 4}
+  - match: "fit*"
+    learn: {mode: llm}
+  - match: calculator_v1
+    recall: {user: {enabled: false}, relationship: {enabled: false}}
+    learn: {enabled: false}
+`
+
+func TestParseAndMatch(t *testing.T) {
+	s, err := Parse([]byte(sample), Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := s.For("someone_else")
+	if def.Name != "default" || def.Recall.TokenBudget != 800 || def.Recall.User.TopK != 6 || def.Recall.User.MinScore != 0.2 ||
+		def.Learn.TTL != 720*time.Hour || !def.Learn.Enabled || def.Recall.Persona.TopK != 10 {
+		t.Errorf("defaults = %+v", def)
+	}
+	if s.For("").Name != "default" {
+		t.Errorf("a request without an agent must get the defaults")
+	}
+	v1 := s.For("fitcoach_v1")
+	if v1.Name != "fitcoach_*" || v1.Recall.Relationship.TopK != 8 || v1.Recall.Relationship.TokenBudget != 200 ||
+		v1.Recall.TokenBudget != 800 || !strings.HasPrefix(v1.Recall.Wording.Preamble, "Coaching notes") || v1.Learn.Mode != ModeRaw {
+		t.Errorf("fitcoach_v1 = %+v: want the fitcoach_* rule over the defaults", v1)
+	}
+	// The exact rule beats both globs; it sets only what it names.
+	v2 := s.For("fitcoach_v2")
+	if v2.Name != "fitcoach_v2" || v2.Recall.Order != OrderRecency || v2.Recall.QuerySource != QueryLastN || v2.Recall.QueryN != 4 ||
+		v2.Recall.Relationship.TopK != 5 {
+		t.Errorf("fitcoach_v2 = %+v", v2)
+	}
+	// "fitcoach_*" has more literal characters than "fit*".
+	if s.For("fitcoach_v9").Name != "fitcoach_*" || s.For("fitness_bot").Name != "fit*" || s.For("fitness_bot").Learn.Mode != ModeLLM {
+		t.Errorf("specificity: %q, %q", s.For("fitcoach_v9").Name, s.For("fitness_bot").Name)
+	}
+	calc := s.For("calculator_v1")
+	if calc.Recall.User.Enabled || calc.Recall.Relationship.Enabled || !calc.Recall.Persona.Enabled || calc.Learn.Enabled {
+		t.Errorf("calculator = %+v", calc)
+	}
+	if strings.Join(s.Patterns(), " ") != "fitcoach_* fitcoach_v2 fit* calculator_v1" {
+		t.Errorf("Patterns = %v", s.Patterns())
+	}
+}
+
+func TestGlob(t *testing.T) {
+	for _, tt := range []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"fitcoach_*", "fitcoach_v1", true}, {"fitcoach_*", "fitcoach_", true}, {"fitcoach_*", "fitcoach", false},
+		{"*_v2", "fitcoach_v2", true}, {"*", "", true}, {"a?c", "abc", true}, {"a?c", "ac", false},
+		{"a*b*c", "axxbyyc", true}, {"a*b*c", "axxbyy", false}, {"exact", "exact", true}, {"exact", "exactly", false},
+		{"ünï*", "ünïcode", true}, {"*x*", "---x---", true},
+	} {
+		if got := glob(tt.pattern, tt.name); got != tt.want {
+			t.Errorf("glob(%q, %q) = %v, want %v", tt.pattern, tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestErrorsNameTheLine(t *testing.T) {
+	for _, tt := range []struct {
+		yml  string
+		want string
+	}{
+		{"defaults:\n  recall:\n    token_budget: -5\n", "line 3"},
+		{"defaults:\n  recall:\n    user: {top_k: many}\n", "line 3"},
+		{"defaults:\n  recall:\n    user:\n      min_score: 1.5\n", "line 4"},
+		{"defaults:\n  recal:\n    token_budget: 5\n", "line 2"},
+		{"agents:\n  - match: a\n    learn:\n      mode: magic\n", "line 4"},
+		{"agents:\n  - match: a\n    learn:\n      skip_patterns: ['(']\n", "line 4"},
+		{"agents:\n  - match: a\n    learn:\n      ttl: forever\n", "line 4"},
+		{"agents:\n  - match: a\n    learn:\n      roles: [wizard]\n", "line 4"},
+		{"agents:\n  - match: a\n    learn:\n      categories: {keep: [gossip]}\n", "line 4"},
+		{"agents:\n  - match: a\n  - match: a\n", "line 3"},
+		{"agents:\n  - match: ''\n", "line 2"},
+		{"agents:\n  - recall: {token_budget: 5}\n", "match is required"},
+		{"defaults:\n  redact:\n    types: [email, dna]\n", "line 3"},
+		{"defaults:\n  redact:\n    custom: [{name: emp, pattern: '('}]\n", "line 3"},
+		{"defaults:\n  recall:\n    wording: {preamble: '</memproxy-memories>'}\n", "line 3"},
+		{"defaults:\n  recall:\n    order: random\n", "line 3"},
+		{"defaults: [\n", "line"},
+	} {
+		_, err := Parse([]byte(tt.yml), Default())
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Parse(%q) = %v, want an error with %q", tt.yml, err, tt.want)
+		}
+	}
+	if _, err := Parse(nil, Default()); err != nil {
+		t.Errorf("an empty file: %v", err)
+	}
+}
+
+func TestLiveSwapsWholeSets(t *testing.T) {
+	a, _ := Parse([]byte("defaults: {recall: {token_budget: 111}}"), Default())
+	b, _ := Parse([]byte("defaults: {recall: {token_budget: 222}}"), Default())
+	l := NewLive(a)
+	if l.For("x").Recall.TokenBudget != 111 {
+		t.Fatal("initial set")
+	}
+	l.Store(b)
+	if l.For("x").Recall.TokenBudget != 222 || l.Set() != b {
+		t.Errorf("after Store: %d", l.For("x").Recall.TokenBudget)
+	}
+}

@@ -1,0 +1,258 @@
+package policies
+
+import (
+	"fmt"
+	"math/big"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+)
+
+// Built-in kinds of personal data a Redactor replaces.
+const (
+	RedactEmail = "email"
+	RedactPhone = "phone"
+	RedactCard  = "card"   // payment card numbers (Luhn-checked)
+	RedactGovID = "gov_id" // SSN, UK NINO, Canadian SIN, passport and licence numbers
+	RedactIBAN  = "iban"   // bank account numbers (mod-97-checked)
+)
+
+// RedactTypes lists the built-in kinds, in the order they are applied.
+var RedactTypes = []string{RedactEmail, RedactIBAN, RedactCard, RedactGovID, RedactPhone}
+
+// A CustomPattern redacts matches of Pattern as [NAME].
+type CustomPattern struct {
+	Name    string
+	Pattern string
+}
+
+// RedactConfig chooses what a Redactor replaces.
+type RedactConfig struct {
+	Types  []string
+	Custom []CustomPattern
+}
+
+// A Redactor replaces personal data in text with typed placeholders such
+// as [EMAIL] or [PHONE], before the text is stored or sent to a model.
+type Redactor struct {
+	rules []redactRule
+	types []string // for explain
+}
+
+type redactRule struct {
+	placeholder string
+	re          *regexp.Regexp
+	// valid, when set, confirms a match (a checksum), so that ordinary
+	// numbers are left alone.
+	valid func(match string) bool
+}
+
+// A Pattern is a compiled regular expression from a policy.
+type Pattern struct {
+	Source string
+	re     *regexp.Regexp
+}
+
+// CompilePattern compiles a policy's regular expression.
+func CompilePattern(src string) (*Pattern, error) {
+	re, err := regexp.Compile(src)
+	if err != nil {
+		return nil, fmt.Errorf("pattern %q: %w", src, err)
+	}
+	return &Pattern{Source: src, re: re}, nil
+}
+
+// MatchString reports whether s contains a match.
+func (p *Pattern) MatchString(s string) bool { return p.re.MatchString(s) }
+
+var builtin = map[string][]redactRule{
+	RedactEmail: {
+		{re: regexp.MustCompile(`(?i)[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}`)},
+		// "jane (at) example (dot) com", "jane at example dot com"
+		{re: regexp.MustCompile(`(?i)\b[a-z0-9._%+\-]+\s*(?:\(at\)|\[at\]|\s at\s)\s*[a-z0-9\-]+\s*(?:\(dot\)|\[dot\]|\s dot\s)\s*[a-z]{2,}\b`)},
+	},
+	RedactIBAN: {
+		{re: regexp.MustCompile(`\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b`), valid: ibanValid},
+	},
+	RedactCard: {
+		{re: regexp.MustCompile(`\b\d(?:[ \-]?\d){12,18}\b`), valid: luhnValid},
+	},
+	RedactGovID: {
+		// US SSN: 123-45-6789, 123 45 6789.
+		{re: regexp.MustCompile(`\b\d{3}[- ]\d{2}[- ]\d{4}\b`)},
+		// UK National Insurance number: QQ 12 34 56 C.
+		{re: regexp.MustCompile(`(?i)\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b`)},
+		// Canadian SIN: 046-454-286 (Luhn).
+		{re: regexp.MustCompile(`\b\d{3}[- ]\d{3}[- ]\d{3}\b`), valid: luhnValid},
+		// A number named as an id: "passport number X1234567", "SSN 123456789".
+		{re: regexp.MustCompile(`(?i)\b(?:passport|driver'?s? licen[cs]e|licen[cs]e|national id|national insurance|tax id|ssn|social security|sin|id card)(?:\s+(?:number|no\.?|#))?\s*(?:is|:|#)?\s*[A-Z0-9][A-Z0-9\-]{4,}\d[A-Z0-9]*`)},
+	},
+	RedactPhone: {
+		// International (the first rule, applied before card numbers): +1 (555) 123-4567, +44 20 7946 0958, +33 6 12 34 56 78, +4915112345678.
+		{re: regexp.MustCompile(`\+\d{1,3}[\s.\-]?(?:\(\d{1,4}\)[\s.\-]?)?\d{1,4}(?:[\s.\-]?\d{2,4}){1,5}`), valid: digitsBetween(8, 15)},
+		// National with separators: (555) 123-4567, 555-123-4567, 555.123.4567, 06 12 34 56 78, 020 7946 0958.
+		{re: regexp.MustCompile(`(?:\(\d{2,4}\)[\s.\-]?|\b\d{2,4}[\s.\-])\d{2,4}(?:[\s.\-]\d{2,4}){1,3}\b`), valid: digitsBetween(9, 12)},
+		// Ten digits in a row: 5551234567.
+		{re: regexp.MustCompile(`\b\d{10}\b`)},
+	},
+}
+
+func placeholderFor(kind string) string { return "[" + strings.ToUpper(kind) + "]" }
+
+// NewRedactor compiles cfg.
+func NewRedactor(cfg RedactConfig) (*Redactor, error) {
+	r := &Redactor{}
+	for _, c := range cfg.Custom {
+		if !validName(c.Name) {
+			return nil, fmt.Errorf("custom pattern name %q: use letters, digits and _", c.Name)
+		}
+		re, err := regexp.Compile(c.Pattern)
+		if err != nil {
+			return nil, fmt.Errorf("custom pattern %s: %w", c.Name, err)
+		}
+		if re.MatchString("") {
+			return nil, fmt.Errorf("custom pattern %s matches the empty string", c.Name)
+		}
+		r.rules = append(r.rules, redactRule{placeholder: placeholderFor(c.Name), re: re})
+		r.types = append(r.types, c.Name)
+	}
+	for _, t := range cfg.Types {
+		if _, ok := builtin[t]; !ok {
+			return nil, fmt.Errorf("unknown redaction type %q (known: %s)", t, strings.Join(RedactTypes, ", "))
+		}
+	}
+	// Built-ins go in a fixed order: emails first; then international
+	// phone numbers, whose leading + tells them from a card number that
+	// happens to pass the Luhn check; then the checksummed numbers, so that
+	// a card number is not half taken for a phone number; then the rest.
+	order := []struct {
+		kind  string
+		rules []redactRule
+	}{
+		{RedactEmail, builtin[RedactEmail]},
+		{RedactPhone, builtin[RedactPhone][:1]},
+		{RedactIBAN, builtin[RedactIBAN]},
+		{RedactCard, builtin[RedactCard]},
+		{RedactGovID, builtin[RedactGovID]},
+		{RedactPhone, builtin[RedactPhone][1:]},
+	}
+	for _, o := range order {
+		if !slices.Contains(cfg.Types, o.kind) {
+			continue
+		}
+		for _, rule := range o.rules {
+			rule.placeholder = placeholderFor(o.kind)
+			r.rules = append(r.rules, rule)
+		}
+		if !slices.Contains(r.types, o.kind) {
+			r.types = append(r.types, o.kind)
+		}
+	}
+	return r, nil
+}
+
+func mustRedactor(cfg RedactConfig) *Redactor {
+	r, err := NewRedactor(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// Redact returns text with every match replaced by its placeholder.
+func (r *Redactor) Redact(text string) string {
+	if r == nil {
+		return text
+	}
+	for _, rule := range r.rules {
+		if !rule.re.MatchString(text) {
+			continue
+		}
+		text = rule.re.ReplaceAllStringFunc(text, func(m string) string {
+			if rule.valid != nil && !rule.valid(m) {
+				return m
+			}
+			return rule.placeholder
+		})
+	}
+	return text
+}
+
+// Types returns the kinds this Redactor replaces.
+func (r *Redactor) Types() []string {
+	if r == nil {
+		return nil
+	}
+	return slices.Clone(r.types)
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !unicode.IsLetter(c) && !unicode.IsDigit(c) && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func digits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+func digitsBetween(lo, hi int) func(string) bool {
+	return func(m string) bool {
+		n := len(digits(m))
+		return n >= lo && n <= hi
+	}
+}
+
+// luhnValid checks the Luhn checksum of card and SIN numbers.
+func luhnValid(m string) bool {
+	d := digits(m)
+	if len(d) < 9 {
+		return false
+	}
+	sum := 0
+	for i := range len(d) {
+		n := int(d[len(d)-1-i] - '0')
+		if i%2 == 1 {
+			n *= 2
+			if n > 9 {
+				n -= 9
+			}
+		}
+		sum += n
+	}
+	return sum%10 == 0
+}
+
+// ibanValid checks an IBAN's mod-97 checksum.
+func ibanValid(m string) bool {
+	s := strings.ReplaceAll(m, " ", "")
+	if len(s) < 15 || len(s) > 34 {
+		return false
+	}
+	s = s[4:] + s[:4]
+	var b strings.Builder
+	for _, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			b.WriteRune(c)
+		case c >= 'A' && c <= 'Z':
+			fmt.Fprintf(&b, "%d", c-'A'+10)
+		default:
+			return false
+		}
+	}
+	n, ok := new(big.Int).SetString(b.String(), 10)
+	return ok && new(big.Int).Mod(n, big.NewInt(97)).Int64() == 1
+}
