@@ -24,7 +24,7 @@ func FuzzChat(f *testing.F) {
 		f.Add([]byte(s), "likes tea")
 	}
 	f.Fuzz(func(t *testing.T, body []byte, mem string) {
-		block, _ := Block(Memories{User: []string{mem}}, 0)
+		block, _ := Block(Memories{User: []string{mem}}, Options{})
 		out, err := Chat(body, block)
 		if err != nil {
 			return
@@ -61,7 +61,7 @@ func FuzzResponses(f *testing.F) {
 		f.Add([]byte(s), "likes tea")
 	}
 	f.Fuzz(func(t *testing.T, body []byte, mem string) {
-		block, _ := Block(Memories{Persona: []string{mem}}, 0)
+		block, _ := Block(Memories{Persona: []string{mem}}, Options{})
 		out, err := Responses(body, block)
 		if err != nil {
 			return
@@ -98,7 +98,7 @@ func FuzzStrip(f *testing.F) {
 		if strings.Contains(rest, openTag) {
 			return
 		}
-		block, _ := Block(Memories{User: []string{mem}}, 0)
+		block, _ := Block(Memories{User: []string{mem}}, Options{})
 		if block == "" {
 			return
 		}

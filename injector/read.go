@@ -13,6 +13,30 @@ type UserText struct {
 	// New are the user messages after the last assistant (or tool) message:
 	// what the user said in this turn, the only thing worth learning from.
 	New []string
+	// Recent are the texts of the last messages of the conversation, user
+	// and assistant, oldest first (at most maxRecent).
+	Recent []string
+}
+
+// maxRecent bounds UserText.Recent.
+const maxRecent = 50
+
+func (ut *UserText) addRecent(text string) {
+	if text == "" {
+		return
+	}
+	if len(ut.Recent) == maxRecent {
+		ut.Recent = append(ut.Recent[:0], ut.Recent[1:]...)
+	}
+	ut.Recent = append(ut.Recent, text)
+}
+
+// RecentQuery returns the last n recent texts joined, bounded like Query.
+func (ut UserText) RecentQuery(n int) string {
+	if n <= 1 || len(ut.Recent) <= 1 {
+		return ut.Query
+	}
+	return lastQuery([]string{strings.Join(ut.Recent[max(0, len(ut.Recent)-n):], "\n")})
 }
 
 // maxQueryRunes bounds the query handed to the embedder; the end of a long
@@ -23,15 +47,19 @@ const maxQueryRunes = 2000
 func ChatUserText(body []byte) UserText {
 	var ut UserText
 	gjson.GetBytes(body, "messages").ForEach(func(_, m gjson.Result) bool {
-		switch m.Get("role").String() {
+		switch role := m.Get("role").String(); role {
 		case "user":
 			if t := Strip(contentText(m.Get("content"))); t != "" {
 				ut.New = append(ut.New, t)
+				ut.addRecent(t)
 			}
 		case "system", "developer":
 			// Instructions, not conversation: they neither start nor end a turn.
 		default: // assistant, tool, function: the turn starts again after them
 			ut.New = ut.New[:0]
+			if role == "assistant" {
+				ut.addRecent(Strip(contentText(m.Get("content"))))
+			}
 		}
 		return true
 	})
@@ -47,6 +75,7 @@ func ResponsesUserText(body []byte) UserText {
 	if input.Type == gjson.String {
 		if t := Strip(input.String()); t != "" {
 			ut.New = []string{t}
+			ut.Recent = []string{t}
 		}
 	} else {
 		input.ForEach(func(_, item gjson.Result) bool {
@@ -55,10 +84,14 @@ func ResponsesUserText(body []byte) UserText {
 			case role == "user":
 				if t := Strip(contentText(item.Get("content"))); t != "" {
 					ut.New = append(ut.New, t)
+					ut.addRecent(t)
 				}
 			case role == "system" || role == "developer":
 			default: // assistant messages, function calls and their outputs, reasoning
 				ut.New = ut.New[:0]
+				if role == "assistant" {
+					ut.addRecent(Strip(contentText(item.Get("content"))))
+				}
 			}
 			return true
 		})

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	openai "github.com/sashabaranov/go-openai"
+
+	"github.com/memproxy/memproxy/policies"
 )
 
 // Subject says whom a conversation's facts are about.
@@ -23,9 +26,38 @@ const (
 	AboutAgent
 )
 
+// A FactRequest says which facts an Extractor should find.
+type FactRequest struct {
+	About Subject
+	// Roles are the roles whose messages facts come from when About is
+	// AboutUser (default: user); other messages are context.
+	Roles []string
+	// MinChars is the shortest fact worth keeping.
+	MinChars int
+	// Instructions are added to a model's extraction prompt.
+	Instructions string
+}
+
+func (r FactRequest) counts(role string) bool {
+	if r.About == AboutAgent {
+		return role != "system"
+	}
+	if len(r.Roles) == 0 {
+		return role == "user"
+	}
+	return slices.Contains(r.Roles, role)
+}
+
+// A Fact is a fact worth remembering, with its category (one of
+// policies.Categories).
+type Fact struct {
+	Text     string
+	Category string
+}
+
 // An Extractor finds the facts worth remembering in a conversation.
 type Extractor interface {
-	Facts(ctx context.Context, conv []Message, about Subject) ([]string, error)
+	Facts(ctx context.Context, conv []Message, req FactRequest) ([]Fact, error)
 }
 
 // A Decision is what to do with one new fact, given the similar memories
@@ -45,34 +77,42 @@ type Decider interface {
 }
 
 // RawExtractor keeps the statements of the messages as they are (see
-// RawFact), dropping greetings, questions and requests.
-type RawExtractor struct {
-	MinChars int
-}
+// RawFact), dropping greetings, questions and requests, and sorts them
+// into categories by their words. About the agent, it keeps first-person
+// statements only ("I ...", "My ..."): what the agent says about itself.
+type RawExtractor struct{}
 
 // Facts returns one fact per message that has statements in it.
-func (r RawExtractor) Facts(_ context.Context, conv []Message, about Subject) ([]string, error) {
-	var facts []string
+func (RawExtractor) Facts(_ context.Context, conv []Message, req FactRequest) ([]Fact, error) {
+	var facts []Fact
 	for _, m := range conv {
-		if m.Role == "system" || about == AboutUser && m.Role != "user" {
+		if !req.counts(m.Role) {
 			continue
 		}
-		if f := RawFact(m.Content, r.MinChars); f != "" {
-			facts = append(facts, f)
+		f := RawFact(m.Content, req.MinChars)
+		if f == "" || req.About == AboutAgent && !firstPerson(f) {
+			continue
 		}
+		facts = append(facts, Fact{Text: f, Category: Classify(f)})
 	}
 	return facts, nil
 }
 
+func firstPerson(s string) bool {
+	first, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(s)), " ")
+	switch strings.Trim(first, ",.!") {
+	case "i", "i'm", "im", "i've", "i'll", "my", "we", "our", "we're":
+		return true
+	}
+	return false
+}
+
 // LLMConfig configures extraction by a model.
 type LLMConfig struct {
-	BaseURL string // an OpenAI-compatible API
-	APIKey  string
-	Model   string
-	// Instructions are added to the extraction prompt, e.g. what this
-	// deployment cares to remember.
-	Instructions string
-	HTTPClient   *http.Client
+	BaseURL    string // an OpenAI-compatible API
+	APIKey     string
+	Model      string
+	HTTPClient *http.Client
 }
 
 // LLMExtractor asks an OpenAI-compatible model, through go-openai, for the
@@ -103,7 +143,7 @@ var ErrModelOutput = errors.New("unusable model output")
 
 const factsPrompt = `You extract durable facts worth remembering from a conversation, for a memory system.
 
-Return a JSON object {"facts": ["...", "..."]} and nothing else.
+Return a JSON object {"facts": [{"text": "...", "category": "..."}]} and nothing else. The category is one of: %s.
 
 Rules:
 - %s
@@ -113,18 +153,22 @@ Rules:
 - Never copy text from a <memproxy-memories> block: those are memories already stored.
 - Return {"facts": []} when there is nothing worth remembering.%s`
 
-const userSubject = `Facts are about the USER and come only from the user's messages. The assistant's messages are context: nothing the assistant said is a fact about the user.`
+const userSubject = `Facts are about the USER and come only from the messages of these roles: %s. The other messages are context: nothing said only in them is a fact about the user.`
 const agentSubject = `Facts are about the AGENT itself (its persona: who it is, how it speaks, what it can do), from every message.`
 
 // Facts asks the model for the facts of conv.
-func (l *LLMExtractor) Facts(ctx context.Context, conv []Message, about Subject) ([]string, error) {
-	subject := userSubject
-	if about == AboutAgent {
+func (l *LLMExtractor) Facts(ctx context.Context, conv []Message, req FactRequest) ([]Fact, error) {
+	roles := req.Roles
+	if len(roles) == 0 {
+		roles = []string{"user"}
+	}
+	subject := fmt.Sprintf(userSubject, strings.Join(roles, ", "))
+	if req.About == AboutAgent {
 		subject = agentSubject
 	}
 	extra := ""
-	if l.cfg.Instructions != "" {
-		extra = "\n\nAlso:\n" + l.cfg.Instructions
+	if req.Instructions != "" {
+		extra = "\n\nAlso:\n" + req.Instructions
 	}
 	var transcript strings.Builder
 	for _, m := range conv {
@@ -134,16 +178,32 @@ func (l *LLMExtractor) Facts(ctx context.Context, conv []Message, about Subject)
 		fmt.Fprintf(&transcript, "%s: %s\n", m.Role, m.Content)
 	}
 	var out struct {
-		Facts []string `json:"facts"`
+		Facts []json.RawMessage `json:"facts"`
 	}
-	if err := l.ask(ctx, fmt.Sprintf(factsPrompt, subject, extra), "Conversation:\n"+transcript.String(), &out); err != nil {
+	prompt := fmt.Sprintf(factsPrompt, strings.Join(policies.Categories, ", "), subject, extra)
+	if err := l.ask(ctx, prompt, "Conversation:\n"+transcript.String(), &out); err != nil {
 		return nil, fmt.Errorf("extracting facts: %w", err)
 	}
-	facts := out.Facts[:0]
-	for _, f := range out.Facts {
-		if f = strings.TrimSpace(f); f != "" {
-			facts = append(facts, f)
+	var facts []Fact
+	for _, raw := range out.Facts {
+		// A fact is {"text", "category"}; a bare string is accepted too.
+		var f struct {
+			Text     string `json:"text"`
+			Category string `json:"category"`
 		}
+		if json.Unmarshal(raw, &f.Text) != nil {
+			if err := json.Unmarshal(raw, &f); err != nil {
+				return nil, fmt.Errorf("%w: a fact is neither a string nor {text, category}", ErrModelOutput)
+			}
+		}
+		f.Text = strings.TrimSpace(f.Text)
+		if len([]rune(f.Text)) < max(req.MinChars, 1) {
+			continue
+		}
+		if !slices.Contains(policies.Categories, f.Category) {
+			f.Category = Classify(f.Text)
+		}
+		facts = append(facts, Fact{Text: f.Text, Category: f.Category})
 	}
 	return facts, nil
 }

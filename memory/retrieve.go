@@ -19,6 +19,9 @@ var (
 type Limits struct {
 	TopK     int
 	MinScore float64
+	// Recent recalls the layer's newest memories instead of the ones most
+	// similar to the query (MinScore does not apply).
+	Recent bool
 }
 
 // A RecallRequest asks for the memories relevant to one request.
@@ -28,18 +31,20 @@ type RecallRequest struct {
 	// Empty: the most recent memories of each layer are returned instead.
 	Query string
 
-	Persona      Limits // agent_id == A, no user
+	Persona      Limits // agent_id == A, no user, run or app
 	User         Limits // user_id == U
 	Relationship Limits // user_id == U and (metadata agent_id == A or agent_id == A)
+	Run          Limits // user_id == U and run_id == R
 }
 
 // Recalled holds the memories of each layer, best first. A memory appears
-// in one layer only: relationship before user, and a text already recalled
-// in an earlier layer is not repeated.
+// in one layer only: persona, then relationship, then run, then user; a
+// text already recalled in an earlier layer is not repeated.
 type Recalled struct {
 	Persona      []Hit
 	User         []Hit
 	Relationship []Hit
+	Run          []Hit
 
 	// Where the time went, for diagnostics and benchmarks.
 	EmbedTime  time.Duration
@@ -47,7 +52,9 @@ type Recalled struct {
 }
 
 // Len is the number of memories recalled.
-func (r Recalled) Len() int { return len(r.Persona) + len(r.User) + len(r.Relationship) }
+func (r Recalled) Len() int {
+	return len(r.Persona) + len(r.User) + len(r.Relationship) + len(r.Run)
+}
 
 // A Retriever recalls memories from a Store, embedding queries with an
 // Embedder.
@@ -74,6 +81,11 @@ func RelationshipFilter(userID, agentID string) Filter {
 	return And(Eq(FieldUserID, userID), Or(MetaEq(FieldAgentID, agentID), Eq(FieldAgentID, agentID)))
 }
 
+// RunFilter selects the memories of user learned in run.
+func RunFilter(userID, runID string) Filter {
+	return And(Eq(FieldUserID, userID), Eq(FieldRunID, runID))
+}
+
 // Recall embeds the query once and searches the layers concurrently. It
 // honours ctx: the caller bounds it with its latency budget.
 func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, error) {
@@ -91,19 +103,26 @@ func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, er
 	if id.UserID != "" && id.AgentID != "" && req.Relationship.TopK > 0 {
 		layers = append(layers, layer{&out.Relationship, RelationshipFilter(id.UserID, id.AgentID), req.Relationship})
 	}
+	if id.UserID != "" && id.RunID != "" && req.Run.TopK > 0 {
+		layers = append(layers, layer{&out.Run, RunFilter(id.UserID, id.RunID), req.Run})
+	}
 	if id.UserID != "" && req.User.TopK > 0 {
 		// Ask for more so that the user layer stays full after the memories
-		// that belong to the relationship layer are taken out of it.
+		// that belong to the relationship and run layers are taken out.
 		l := req.User
-		l.TopK += req.Relationship.TopK
+		l.TopK += req.Relationship.TopK + req.Run.TopK
 		layers = append(layers, layer{&out.User, UserFilter(id.UserID), l})
 	}
 	if len(layers) == 0 {
 		return out, nil
 	}
 
+	relevant := false
+	for _, l := range layers {
+		relevant = relevant || !l.limits.Recent
+	}
 	var vec []float32
-	if req.Query != "" {
+	if req.Query != "" && relevant {
 		start := time.Now()
 		vs, err := r.Embedder.Embed(ctx, []string{req.Query})
 		out.EmbedTime = time.Since(start)
@@ -118,7 +137,7 @@ func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, er
 	var wg sync.WaitGroup
 	for i, l := range layers {
 		wg.Go(func() {
-			if vec == nil {
+			if vec == nil || l.limits.Recent {
 				ms, err := r.Store.List(ctx, l.filter, Page{Limit: l.limits.TopK})
 				for _, m := range ms {
 					*l.dst = append(*l.dst, Hit{Memory: m})
@@ -139,10 +158,10 @@ func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, er
 		}
 	}
 
-	// Dedup in priority order: persona, relationship, user.
+	// Dedup in priority order: persona, relationship, run, user.
 	seenID := make(map[string]bool)
 	seenText := make(map[string]bool)
-	keep := func(hs []Hit, limit int) []Hit {
+	keepNew := func(hs []Hit, limit int) []Hit {
 		kept := hs[:0]
 		for _, h := range hs {
 			key := h.Hash
@@ -157,8 +176,9 @@ func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, er
 		}
 		return kept
 	}
-	out.Persona = keep(out.Persona, req.Persona.TopK)
-	out.Relationship = keep(out.Relationship, req.Relationship.TopK)
-	out.User = keep(out.User, req.User.TopK)
+	out.Persona = keepNew(out.Persona, req.Persona.TopK)
+	out.Relationship = keepNew(out.Relationship, req.Relationship.TopK)
+	out.Run = keepNew(out.Run, req.Run.TopK)
+	out.User = keepNew(out.User, req.User.TopK)
 	return out, nil
 }

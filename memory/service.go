@@ -6,8 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/memproxy/memproxy/policies"
 )
 
 // A Scope is where a memory belongs: the ids it is stored under. A persona
@@ -68,17 +71,21 @@ type Event struct {
 var ErrNoScope = errors.New("one of user_id, agent_id, run_id or app_id is required")
 
 // Service writes memories: it extracts facts, reconciles them with what is
-// stored (exact and near duplicates, and a Decider's updates and deletes),
+// stored (exact and near duplicates, and a model's updates and deletes),
 // embeds and stores them, and records every change in the history. The
-// memory API and the Writer both go through it.
+// memory API and the Writer both go through it, under the learning rules
+// of the agent's policy.
 type Service struct {
 	Store    Store
 	Embedder Embedder
-	// Extractor finds facts when inferring; nil means RawExtractor.
-	Extractor Extractor
-	// Decider, when set, decides updates and deletes; without it a new
-	// fact is added unless it duplicates a stored one.
-	Decider Decider
+	// LLM extracts facts and decides updates in the llm learning mode;
+	// without it, an agent whose policy asks for llm is learned in raw mode.
+	LLM interface {
+		Extractor
+		Decider
+	}
+	// Policies give each agent's learning rules; nil means the defaults.
+	Policies policies.Source
 	// DupThreshold is the similarity at or above which a fact counts as
 	// already known (1 means exact matches only). Default 0.95.
 	DupThreshold float64
@@ -97,14 +104,46 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
-func (s *Service) extractor() Extractor {
-	if s.Extractor != nil {
-		return s.Extractor
+func (s *Service) policy(agentID string) policies.Policy {
+	if s.Policies == nil {
+		return policies.Default()
 	}
-	return RawExtractor{MinChars: s.MinChars}
+	return s.Policies.For(agentID)
 }
 
-// Add remembers the messages of req in req.Scope.
+// extraction returns the extractor, and the decider if any, of a policy's
+// learning mode.
+func (s *Service) extraction(l policies.Learn) (Extractor, Decider) {
+	if l.Mode == policies.ModeLLM && s.LLM != nil {
+		return s.LLM, s.LLM
+	}
+	return RawExtractor{}, nil
+}
+
+// factRequest builds the extraction request of a policy.
+func (s *Service) factRequest(l policies.Learn, about Subject) FactRequest {
+	minChars := l.MinChars
+	if minChars == 0 {
+		minChars = s.MinChars
+	}
+	return FactRequest{About: about, Roles: l.Roles, MinChars: minChars, Instructions: l.Instructions}
+}
+
+// keep applies a policy's category rules to facts.
+func keep(l policies.Learn, facts []Fact) []Fact {
+	out := facts[:0]
+	for _, f := range facts {
+		if len(l.KeepCategories) > 0 && !slices.Contains(l.KeepCategories, f.Category) || slices.Contains(l.DropCategories, f.Category) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// Add remembers the messages of req in req.Scope. Without Infer they are
+// stored as they are; with it, under the learning rules of the scope's
+// agent: redacted, extracted in its mode, sorted by category.
 func (s *Service) Add(ctx context.Context, req AddRequest) ([]Event, error) {
 	if req.Scope.IsZero() {
 		return nil, ErrNoScope
@@ -116,28 +155,35 @@ func (s *Service) Add(ctx context.Context, req AddRequest) ([]Event, error) {
 	if !req.Infer {
 		for _, m := range req.Messages {
 			if m.Role != "system" && m.Content != "" {
-				w.facts = append(w.facts, m.Content)
+				w.facts = append(w.facts, Fact{Text: m.Content})
 			}
 		}
 		return s.store(ctx, w)
+	}
+	pol := s.policy(req.Scope.AgentID)
+	msgs := make([]Message, len(req.Messages))
+	for i, m := range req.Messages {
+		msgs[i] = Message{Role: m.Role, Content: pol.Redact.Redact(m.Content)}
 	}
 	about := AboutUser
 	if req.Scope.UserID == "" {
 		about = AboutAgent
 	}
-	facts, err := s.extractor().Facts(ctx, req.Messages, about)
+	extractor, decider := s.extraction(pol.Learn)
+	facts, err := extractor.Facts(ctx, msgs, s.factRequest(pol.Learn, about))
 	if err != nil {
 		return nil, err
 	}
-	w.facts = facts
+	w.facts = keep(pol.Learn, facts)
 	w.known = req.Scope.Filter()
+	w.decider = decider
 	return s.reconcile(ctx, w)
 }
 
 // A write is a set of facts to learn into one scope.
 type write struct {
 	scope Scope
-	facts []string
+	facts []Fact
 	// known selects the memories a fact is compared with; empty means
 	// store without comparing.
 	known      Filter
@@ -149,14 +195,20 @@ type write struct {
 	// the content, so that applying the same write twice (a replayed turn)
 	// writes the same records once.
 	idSeed string
+	// decider, when set, decides updates and deletes; without it a new
+	// fact is added unless it duplicates a stored one.
+	decider Decider
 }
 
 // reconcile compares each fact with what is known and applies the result.
 func (s *Service) reconcile(ctx context.Context, w write) ([]Event, error) {
 	var events []Event
 	var fresh []string
+	category := map[string]string{}
 	seen := map[string]bool{}
-	for _, f := range w.facts {
+	for _, fact := range w.facts {
+		f := fact.Text
+		category[f] = fact.Category
 		h := Hash(f)
 		if seen[h] {
 			continue
@@ -218,12 +270,12 @@ func (s *Service) reconcile(ctx context.Context, w write) ([]Event, error) {
 	for i, f := range undecided {
 		decisions[i] = Decision{Event: EventAdd, Existing: -1, Text: f}
 	}
-	if s.Decider != nil && len(similar) > 0 {
-		if decisions, err = s.Decider.Decide(ctx, undecided, similar); err != nil {
+	if w.decider != nil && len(similar) > 0 {
+		if decisions, err = w.decider.Decide(ctx, undecided, similar); err != nil {
 			return nil, err
 		}
 	}
-	applied, err := s.apply(ctx, w, decisions, similar, vecOf)
+	applied, err := s.apply(ctx, w, decisions, similar, vecOf, category)
 	return append(events, applied...), err
 }
 
@@ -232,24 +284,28 @@ func (s *Service) store(ctx context.Context, w write) ([]Event, error) {
 	if len(w.facts) == 0 {
 		return nil, nil
 	}
-	vecs, err := s.Embedder.Embed(ctx, w.facts)
-	if err != nil {
-		return nil, fmt.Errorf("%w: embedding %d texts: %w", ErrEmbedding, len(w.facts), err)
-	}
-	decisions := make([]Decision, len(w.facts))
-	vecOf := map[string][]float32{}
+	texts := make([]string, len(w.facts))
 	for i, f := range w.facts {
+		texts[i] = f.Text
+	}
+	vecs, err := s.Embedder.Embed(ctx, texts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: embedding %d texts: %w", ErrEmbedding, len(texts), err)
+	}
+	decisions := make([]Decision, len(texts))
+	vecOf := map[string][]float32{}
+	for i, f := range texts {
 		decisions[i] = Decision{Event: EventAdd, Existing: -1, Text: f}
 		vecOf[f] = vecs[i]
 	}
-	return s.apply(ctx, w, decisions, nil, vecOf)
+	return s.apply(ctx, w, decisions, nil, vecOf, nil)
 }
 
 // apply carries out decisions. The history records go first: if the
 // process dies before the changes are made, the replayed write makes them
 // and records them again under the same ids; the other way round, a
 // replay would find the change made and never record it.
-func (s *Service) apply(ctx context.Context, w write, ds []Decision, existing []Memory, vecOf map[string][]float32) ([]Event, error) {
+func (s *Service) apply(ctx context.Context, w write, ds []Decision, existing []Memory, vecOf map[string][]float32, category map[string]string) ([]Event, error) {
 	now := s.now()
 	var (
 		events  []Event
@@ -283,10 +339,14 @@ func (s *Service) apply(ctx context.Context, w write, ds []Decision, existing []
 			if err != nil {
 				return nil, err
 			}
+			cats := w.categories
+			if len(cats) == 0 && category[d.Text] != "" {
+				cats = []string{category[d.Text]}
+			}
 			m := Memory{
 				ID: s.id(w, "memory", d.Text), Text: d.Text, Hash: Hash(d.Text),
 				UserID: w.scope.UserID, AgentID: w.scope.AgentID, RunID: w.scope.RunID, AppID: w.scope.AppID,
-				Metadata: cloneMetadata(w.metadata), Categories: w.categories,
+				Metadata: cloneMetadata(w.metadata), Categories: cats,
 				CreatedAt: now, UpdatedAt: now, ExpiresAt: w.expires, Vector: v,
 			}
 			adds = append(adds, m)

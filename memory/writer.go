@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/memproxy/memproxy/policies"
 )
 
 // A Turn is one completed exchange, handed to the Writer once the response
@@ -79,8 +81,38 @@ func NewWriter(svc *Service, outbox *Outbox, cfg WriterConfig, log *slog.Logger)
 	return &Writer{svc: svc, outbox: outbox, cfg: cfg, log: log}
 }
 
-// Enqueue puts a turn in the outbox.
-func (w *Writer) Enqueue(t Turn) error { return w.outbox.Enqueue(t) }
+// Enqueue puts a turn in the outbox, after the agent's policy has had its
+// say: personal data redacted, messages matching a skip pattern dropped.
+// Redacting here, before the turn touches the disk, means redacted data
+// reaches neither the outbox, the store, the history nor a model.
+func (w *Writer) Enqueue(t Turn) error {
+	pol := w.svc.policy(t.Identity.AgentID)
+	if !pol.Learn.Enabled {
+		return nil
+	}
+	var msgs []string
+	for _, m := range t.UserMessages {
+		if skipped(pol.Learn, m) {
+			continue
+		}
+		msgs = append(msgs, pol.Redact.Redact(m))
+	}
+	t.UserMessages = msgs
+	t.Assistant = pol.Redact.Redact(t.Assistant)
+	if len(msgs) == 0 && !(pol.Learn.PersonaFromReplies && t.Assistant != "") {
+		return nil // nothing to learn from
+	}
+	return w.outbox.Enqueue(t)
+}
+
+func skipped(l policies.Learn, msg string) bool {
+	for _, p := range l.Skip {
+		if p.MatchString(msg) {
+			return true
+		}
+	}
+	return false
+}
 
 // Run applies queued turns until ctx is done. Then it goes on applying the
 // turns that are due, until none is left or drain has passed, waits for
@@ -195,17 +227,22 @@ func (w *Writer) backoff(attempts int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// Apply learns from the turns of one conversation: it extracts facts from
-// the users' messages, reconciles them with the user's memories, and
-// stores them in the user's scope; with an agent, as relationship memories
-// (metadata agent_id). Applying the same turns again changes nothing.
+// Apply learns from the turns of one conversation, under the learning
+// rules of the agent's policy: it extracts facts from the users' messages,
+// reconciles them with the user's memories, and stores them in the user's
+// scope; with an agent, as relationship memories (metadata agent_id). When
+// the policy lets the agent's replies shape its persona, their first-person
+// statements go to the persona. Applying the same turns again changes
+// nothing.
 func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]Event, error) {
-	if len(turns) == 0 || turns[0].Identity.UserID == "" {
-		// Without a user there is no scope to learn into; persona memories
-		// are written by operators through the API, never from chat.
+	if len(turns) == 0 {
 		return nil, nil
 	}
 	id := turns[0].Identity
+	pol := w.svc.policy(id.AgentID)
+	if !pol.Learn.Enabled {
+		return nil, nil
+	}
 	var conv []Message
 	for _, t := range turns {
 		for _, m := range t.UserMessages {
@@ -215,21 +252,58 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]Event, error) {
 			conv = append(conv, Message{Role: "assistant", Content: t.Assistant})
 		}
 	}
-	facts, err := w.svc.extractor().Facts(ctx, conv, AboutUser)
-	if err != nil {
-		return nil, err
+	extractor, decider := w.svc.extraction(pol.Learn)
+	var events []Event
+	if id.UserID != "" {
+		facts, err := extractor.Facts(ctx, conv, w.svc.factRequest(pol.Learn, AboutUser))
+		if err != nil {
+			return nil, err
+		}
+		if facts = keep(pol.Learn, facts); len(facts) > 0 {
+			meta := map[string]any{"source": "chat", "request_id": turns[len(turns)-1].ID}
+			if id.AgentID != "" {
+				meta[FieldAgentID] = id.AgentID
+			}
+			wr := write{
+				scope: Scope{UserID: id.UserID, RunID: id.RunID}, facts: facts, known: UserFilter(id.UserID),
+				metadata: meta, requestID: turns[0].ID, idSeed: "turn:" + turns[0].ID, decider: decider,
+			}
+			if pol.Learn.TTL > 0 {
+				wr.expires = turns[len(turns)-1].Time.Add(pol.Learn.TTL)
+			}
+			ev, err := w.svc.reconcile(ctx, wr)
+			if err != nil {
+				return nil, err
+			}
+			events = append(events, ev...)
+		}
 	}
-	if len(facts) == 0 {
-		return nil, nil
+	// Without a user there is no scope to learn facts into; a persona is
+	// written from chat only when the policy says so, from the replies.
+	if pol.Learn.PersonaFromReplies && id.AgentID != "" {
+		var replies []Message
+		for _, m := range conv {
+			if m.Role == "assistant" {
+				replies = append(replies, m)
+			}
+		}
+		facts, err := extractor.Facts(ctx, replies, w.svc.factRequest(pol.Learn, AboutAgent))
+		if err != nil {
+			return nil, err
+		}
+		if len(facts) > 0 {
+			ev, err := w.svc.reconcile(ctx, write{
+				scope: Scope{AgentID: id.AgentID}, facts: facts, known: PersonaFilter(id.AgentID),
+				metadata:  map[string]any{"source": "reply", "request_id": turns[len(turns)-1].ID},
+				requestID: turns[0].ID, idSeed: "persona:" + turns[0].ID, decider: decider,
+			})
+			if err != nil {
+				return nil, err
+			}
+			events = append(events, ev...)
+		}
 	}
-	meta := map[string]any{"source": "chat", "request_id": turns[len(turns)-1].ID}
-	if id.AgentID != "" {
-		meta[FieldAgentID] = id.AgentID
-	}
-	return w.svc.reconcile(ctx, write{
-		scope: Scope{UserID: id.UserID, RunID: id.RunID}, facts: facts, known: UserFilter(id.UserID),
-		metadata: meta, requestID: turns[0].ID, idSeed: "turn:" + turns[0].ID,
-	})
+	return events, nil
 }
 
 // RawFact returns the part of a user message worth remembering as is: its
@@ -322,4 +396,26 @@ func isLowSignal(s string) bool {
 	}
 	// "Hi", "hello there", "hey coach": a greeting and a word or two.
 	return greetings[first] && len(words) <= 3
+}
+
+// Preview returns the facts learning would take from messages under pol,
+// going through the writer's own steps (skip patterns, redaction, raw
+// extraction, categories) without a store or a model. In llm mode the
+// model decides; the preview shows what the raw mode would keep.
+func Preview(pol policies.Policy, messages []string) []Fact {
+	if !pol.Learn.Enabled {
+		return nil
+	}
+	var conv []Message
+	for _, m := range messages {
+		if !skipped(pol.Learn, m) {
+			conv = append(conv, Message{Role: "user", Content: pol.Redact.Redact(m)})
+		}
+	}
+	minChars := pol.Learn.MinChars
+	if minChars == 0 {
+		minChars = 8
+	}
+	facts, _ := RawExtractor{}.Facts(context.Background(), conv, FactRequest{About: AboutUser, Roles: pol.Learn.Roles, MinChars: minChars})
+	return keep(pol.Learn, facts)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/memproxy/memproxy/internal/fakeupstream"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/policies"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -445,8 +446,11 @@ func (m *scriptedModel) extractor(t *testing.T) *memory.LLMExtractor {
 	return e
 }
 
+// llmMode learns with the model e, by a policy whose default is llm mode.
 func llmMode(e *memory.LLMExtractor) func(*memory.Service) {
-	return func(s *memory.Service) { s.Extractor, s.Decider = e, e }
+	p := policies.Default()
+	p.Learn.Mode = policies.ModeLLM
+	return func(s *memory.Service) { s.LLM, s.Policies = e, policies.Static(p) }
 }
 
 // TestLLMUpdateKeepsBothValuesInHistory is the "I now run 10K" case: the
