@@ -26,12 +26,18 @@ import (
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/embedded"
+	"github.com/memproxy/memproxy/policies"
 	"github.com/memproxy/memproxy/proxy"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "policy" {
+		code := policyCommand(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	if err := run(ctx, os.Getenv, os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "memproxy:", err)
 		os.Exit(1)
@@ -61,18 +67,19 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	}
 	defer store.Close()
 
-	svc := &memory.Service{
-		Store: store, Embedder: embedder, MinChars: 8, DupThreshold: cfg.Learn.DupThreshold, SimilarTopK: 5,
+	pols, err := loadPolicies(ctx, cfg, log)
+	if err != nil {
+		return err
 	}
-	if cfg.Learn.Mode == "llm" {
-		llm, err := memory.NewLLMExtractor(memory.LLMConfig{
-			BaseURL: cfg.Learn.Extraction.URL, APIKey: cfg.Learn.Extraction.APIKey,
-			Model: cfg.Learn.Extraction.Model, Instructions: cfg.Learn.Extraction.Instructions,
-		})
-		if err != nil {
-			return fmt.Errorf("learn.mode (MEMPROXY_LEARN_MODE=llm): %w", err)
-		}
-		svc.Extractor, svc.Decider = llm, llm
+	llm, err := memory.NewLLMExtractor(memory.LLMConfig{
+		BaseURL: cfg.Learn.Extraction.URL, APIKey: cfg.Learn.Extraction.APIKey, Model: cfg.Learn.Extraction.Model,
+	})
+	if err != nil {
+		return fmt.Errorf("learn.extraction (MEMPROXY_EXTRACTION_MODEL): %w", err)
+	}
+	svc := &memory.Service{
+		Store: store, Embedder: embedder, LLM: llm, Policies: pols,
+		MinChars: 8, DupThreshold: cfg.Learn.DupThreshold, SimilarTopK: 5,
 	}
 	outbox, err := memory.OpenOutbox(cfg.DataDir, cfg.Learn.QueueSize)
 	if err != nil {
@@ -98,6 +105,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 			RunHeaders: cfg.Identity.RunHeaders, ModeHeaders: cfg.Identity.ModeHeaders,
 			FromBody: cfg.Identity.FromBody,
 		},
+		Policies:      pols,
 		Recaller:      &memory.Retriever{Store: store, Embedder: embedder},
 		Learner:       learner,
 		Memories:      svc,
@@ -151,6 +159,49 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	}
 	log.Info("memproxy stopped")
 	return err
+}
+
+// basePolicy is the default policy with the configuration's learning
+// settings, under which a policy file's defaults are laid.
+func basePolicy(cfg config.Config) policies.Policy {
+	p := policies.Default()
+	p.Learn.Mode = cfg.Learn.Mode
+	p.Learn.Instructions = cfg.Learn.Extraction.Instructions
+	return p
+}
+
+// loadPolicies reads the policy file, if any, and keeps it up to date: a
+// file that fails to parse at start stops the sidecar; one that fails on
+// reload is reported, with its line, and the last good rules stay.
+func loadPolicies(ctx context.Context, cfg config.Config, log *slog.Logger) (policies.Source, error) {
+	base := basePolicy(cfg)
+	if cfg.PolicyFile == "" {
+		return policies.Static(base), nil
+	}
+	data, err := os.ReadFile(cfg.PolicyFile)
+	if err != nil {
+		return nil, fmt.Errorf("policy_file (MEMPROXY_POLICY_FILE): %w", err)
+	}
+	set, err := policies.Parse(data, base)
+	if err != nil {
+		return nil, fmt.Errorf("policy file %s: %w", cfg.PolicyFile, err)
+	}
+	live := policies.NewLive(set)
+	log.Info("policies loaded", "file", cfg.PolicyFile, "rules", len(set.Patterns()))
+	if interval := time.Duration(cfg.PolicyReload); interval > 0 {
+		go config.WatchFile(ctx, cfg.PolicyFile, interval, data, func(data []byte) {
+			set, err := policies.Parse(data, base)
+			if err != nil {
+				log.Error("policy file not reloaded: keeping the last good rules", "file", cfg.PolicyFile, "err", err)
+				return
+			}
+			live.Store(set)
+			log.Info("policies reloaded", "file", cfg.PolicyFile, "rules", len(set.Patterns()))
+		}, func(err error) {
+			log.Error("policy file not reloaded: keeping the last good rules", "err", err)
+		})
+	}
+	return live, nil
 }
 
 func newLogger(c config.Log, out io.Writer) *slog.Logger {

@@ -37,8 +37,12 @@ type Config struct {
 	Identity Identity `yaml:"identity"`
 	Recall   Recall   `yaml:"recall"`
 	Learn    Learn    `yaml:"learn"`
-	Limits   Limits   `yaml:"limits"`
-	Log      Log      `yaml:"log"`
+	// PolicyFile is a YAML file of per-agent rules (see package policies),
+	// reloaded when it changes, every PolicyReload.
+	PolicyFile   string   `yaml:"policy_file"`
+	PolicyReload Duration `yaml:"policy_reload"`
+	Limits       Limits   `yaml:"limits"`
+	Log          Log      `yaml:"log"`
 }
 
 // Upstream is the OpenAI-compatible server the sidecar forwards to.
@@ -158,8 +162,9 @@ func Default() Config {
 			DrainTimeout: Duration(10 * time.Second), DupThreshold: 0.95,
 			Extraction: Extraction{Model: "gpt-4o-mini"},
 		},
-		Limits: Limits{MaxBodyBytes: 32 << 20},
-		Log:    Log{Level: "info", Format: "text"},
+		PolicyReload: Duration(2 * time.Second),
+		Limits:       Limits{MaxBodyBytes: 32 << 20},
+		Log:          Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -269,6 +274,8 @@ var settings = []setting{
 	{"MEMPROXY_EXTRACTION_MODEL", "learn.extraction.model", str(func(c *Config) *string { return &c.Learn.Extraction.Model })},
 	{"MEMPROXY_EXTRACTION_API_KEY", "learn.extraction.api_key", str(func(c *Config) *string { return &c.Learn.Extraction.APIKey })},
 	{"MEMPROXY_EXTRACTION_INSTRUCTIONS", "learn.extraction.instructions", str(func(c *Config) *string { return &c.Learn.Extraction.Instructions })},
+	{"MEMPROXY_POLICY_FILE", "policy_file", str(func(c *Config) *string { return &c.PolicyFile })},
+	{"MEMPROXY_POLICY_RELOAD", "policy_reload", duration(func(c *Config) *Duration { return &c.PolicyReload })},
 	{"MEMPROXY_MAX_BODY_BYTES", "limits.max_body_bytes", integer(func(c *Config) *int64 { return &c.Limits.MaxBodyBytes })},
 	{"MEMPROXY_LOG_LEVEL", "log.level", str(func(c *Config) *string { return &c.Log.Level })},
 	{"MEMPROXY_LOG_FORMAT", "log.format", str(func(c *Config) *string { return &c.Log.Format })},
@@ -445,6 +452,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Learn.DupThreshold <= 0 || c.Learn.DupThreshold > 1 {
 		return bad("learn.dup_threshold", "%v is out of range (more than 0, at most 1)", c.Learn.DupThreshold)
+	}
+	if c.PolicyReload < 0 {
+		return bad("policy_reload", "must not be negative (0 turns reloading off)")
 	}
 	if c.Limits.MaxBodyBytes <= 0 {
 		return bad("limits.max_body_bytes", "must be positive")

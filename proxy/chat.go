@@ -99,7 +99,7 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 		text := a.userText(body)
 		st := &reqState{status: "none"}
 		if mode.reads() {
-			body, st.status, st.injected = s.remember(c, a, body, id, text.Query, pol)
+			body, st.status, st.injected = s.remember(c, a, body, id, text, pol)
 		}
 		if mode.writes() && pol.Learn.Enabled && s.opts.Learner != nil && id.UserID != "" && len(text.New) > 0 {
 			st.tee = &turnTee{
@@ -122,20 +122,29 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 // remember recalls memories for the request and places them in body. It
 // returns the body to send, the status for X-Memory-Status and the count
 // of memories injected.
-func (s *Server) remember(c *gin.Context, a api, body []byte, id memory.Identity, query string, pol policies.Policy) ([]byte, string, int) {
+func (s *Server) remember(c *gin.Context, a api, body []byte, id memory.Identity, text injector.UserText, pol policies.Policy) ([]byte, string, int) {
+	if !pol.Recall.Enabled {
+		return body, "none", 0
+	}
+	query := text.Query
+	if pol.Recall.QuerySource == policies.QueryLastN {
+		query = text.RecentQuery(pol.Recall.QueryN)
+	}
+	recent := pol.Recall.Order == policies.OrderRecency
 	rec, err := s.recall(c.Request.Context(), memory.RecallRequest{
 		Identity:     id,
 		Query:        query,
-		Persona:      limits(pol.Recall.Persona),
-		User:         limits(pol.Recall.User),
-		Relationship: limits(pol.Recall.Relationship),
+		Persona:      limits(pol.Recall.Persona, recent),
+		User:         limits(pol.Recall.User, recent),
+		Relationship: limits(pol.Recall.Relationship, recent),
+		Run:          limits(pol.Recall.Run, recent),
 	})
 	if err != nil {
 		reason := failReason(err)
 		s.log.Warn("recall failed open", "request_id", requestID(c), "reason", reason, "err", err)
 		return body, "failed-open: " + reason, 0
 	}
-	block, res := injector.Block(memoriesOf(rec), pol.Recall.TokenBudget)
+	block, res := injector.Block(memoriesOf(rec), blockOptions(pol.Recall))
 	if block == "" {
 		return body, "none", 0
 	}
@@ -145,6 +154,15 @@ func (s *Server) remember(c *gin.Context, a api, body []byte, id memory.Identity
 		return body, "failed-open: request shape", 0
 	}
 	return out, "injected", res.Injected
+}
+
+// blockOptions are the block's budgets and wording under a recall policy.
+func blockOptions(r policies.Recall) injector.Options {
+	return injector.Options{
+		Budget: r.TokenBudget, PersonaBudget: r.Persona.TokenBudget, UserBudget: r.User.TokenBudget,
+		RelationshipBudget: r.Relationship.TokenBudget, RunBudget: r.Run.TokenBudget,
+		Wording: injector.Wording(r.Wording),
+	}
 }
 
 // recall runs the Recaller within the latency budget. It returns when the
@@ -187,11 +205,11 @@ func failReason(err error) string {
 	return "error"
 }
 
-func limits(l policies.Layer) memory.Limits {
+func limits(l policies.Layer, recent bool) memory.Limits {
 	if !l.Enabled {
 		return memory.Limits{}
 	}
-	return memory.Limits{TopK: l.TopK, MinScore: l.MinScore}
+	return memory.Limits{TopK: l.TopK, MinScore: l.MinScore, Recent: recent}
 }
 
 func memoriesOf(r memory.Recalled) injector.Memories {
@@ -202,7 +220,7 @@ func memoriesOf(r memory.Recalled) injector.Memories {
 		}
 		return out
 	}
-	return injector.Memories{Persona: texts(r.Persona), User: texts(r.User), Relationship: texts(r.Relationship)}
+	return injector.Memories{Persona: texts(r.Persona), User: texts(r.User), Relationship: texts(r.Relationship), Run: texts(r.Run)}
 }
 
 // readBody reads the whole request body, refusing one over MaxBodyBytes

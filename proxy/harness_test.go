@@ -30,15 +30,16 @@ const testKey = "test-api-key"
 // harness is a sidecar on a real embedded store and the real writer, in
 // front of a fake upstream, both on loopback HTTP servers.
 type harness struct {
-	t        *testing.T
-	up       *fakeupstream.Upstream
-	upSrv    *httptest.Server
-	store    memory.Store
-	embedder memory.Embedder
-	svc      *memory.Service
-	outbox   *memory.Outbox
-	server   *Server
-	srv      *httptest.Server
+	t         *testing.T
+	up        *fakeupstream.Upstream
+	upSrv     *httptest.Server
+	store     memory.Store
+	embedder  memory.Embedder
+	svc       *memory.Service
+	outbox    *memory.Outbox
+	outboxDir string
+	server    *Server
+	srv       *httptest.Server
 }
 
 func newHarness(t *testing.T, configure ...func(*Options)) *harness {
@@ -53,7 +54,8 @@ func newHarness(t *testing.T, configure ...func(*Options)) *harness {
 	t.Cleanup(func() { st.Close() })
 	h.store = st
 	h.svc = &memory.Service{Store: st, Embedder: h.embedder, MinChars: 8}
-	outbox, err := memory.OpenOutbox(t.TempDir(), 100)
+	h.outboxDir = t.TempDir()
+	outbox, err := memory.OpenOutbox(h.outboxDir, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +78,9 @@ func newHarness(t *testing.T, configure ...func(*Options)) *harness {
 	}
 	for _, c := range configure {
 		c(&opts)
+	}
+	if opts.Policies != nil {
+		h.svc.Policies = opts.Policies // the writer learns by the same rules
 	}
 	h.server = New(opts)
 	h.srv = httptest.NewServer(h.server)

@@ -188,6 +188,7 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/memproxy/outbox", s.outbox)
 	api.POST("/memproxy/outbox/dead/:seq/retry", s.retryDead)
 	api.DELETE("/memproxy/outbox/dead/:seq", s.discardDead)
+	api.GET("/memproxy/explain", s.explain)
 
 	e.NoRoute(s.passthrough)
 	return e
