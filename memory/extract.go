@@ -89,11 +89,19 @@ func (RawExtractor) Facts(_ context.Context, conv []Message, req FactRequest) ([
 		if !req.counts(m.Role) {
 			continue
 		}
-		f := RawFact(m.Content, req.MinChars)
-		if f == "" || req.About == AboutAgent && !firstPerson(f) {
-			continue
+		text := m.Content
+		if req.About == AboutAgent {
+			var mine []string
+			for _, s := range sentences(text) {
+				if firstPerson(s) {
+					mine = append(mine, s)
+				}
+			}
+			text = strings.Join(mine, " ")
 		}
-		facts = append(facts, Fact{Text: f, Category: Classify(f)})
+		if f := RawFact(text, req.MinChars); f != "" {
+			facts = append(facts, Fact{Text: f, Category: Classify(f)})
+		}
 	}
 	return facts, nil
 }
