@@ -22,6 +22,9 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/memory"
@@ -86,8 +89,12 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 		return fmt.Errorf("data_dir (MEMPROXY_DATA_DIR=%s): %w", cfg.DataDir, err)
 	}
 	defer outbox.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	memory.RegisterOutbox(reg, outbox)
 	writer := memory.NewWriter(svc, outbox, memory.WriterConfig{
 		Workers: cfg.Learn.Workers, MaxAttempts: cfg.Learn.MaxAttempts, Debounce: time.Duration(cfg.Learn.Debounce),
+		Metrics: memory.NewMetrics(reg),
 	}, log)
 	var learner proxy.Learner
 	if cfg.Learn.Enabled {
@@ -105,20 +112,32 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 			RunHeaders: cfg.Identity.RunHeaders, ModeHeaders: cfg.Identity.ModeHeaders,
 			FromBody: cfg.Identity.FromBody,
 		},
-		Policies:      pols,
-		Recaller:      &memory.Retriever{Store: store, Embedder: embedder},
-		Learner:       learner,
-		Memories:      svc,
-		Queue:         outbox,
-		APIKeys:       cfg.APIKeys,
-		RecallTimeout: time.Duration(cfg.Recall.Timeout),
-		MaxBodyBytes:  cfg.Limits.MaxBodyBytes,
-		Logger:        log,
+		Policies:             pols,
+		Recaller:             &memory.Retriever{Store: store, Embedder: embedder},
+		Learner:              learner,
+		Memories:             svc,
+		Queue:                outbox,
+		APIKeys:              cfg.APIKeys,
+		ClientKeys:           cfg.Auth.ClientKeys,
+		IdentitySecret:       []byte(cfg.Auth.IdentitySecret),
+		MaxConcurrentPerUser: cfg.Limits.MaxConcurrentPerUser,
+		RecallTimeout:        time.Duration(cfg.Recall.Timeout),
+		Metrics:              proxy.NewMetrics(reg),
+		MetricsHandler:       promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		MaxBodyBytes:         cfg.Limits.MaxBodyBytes,
+		Logger:               log,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen (MEMPROXY_LISTEN): %w", err)
+	}
+	var opsLn net.Listener
+	if cfg.OpsListen != "" {
+		if opsLn, err = net.Listen("tcp", cfg.OpsListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("ops_listen (MEMPROXY_OPS_LISTEN): %w", err)
+		}
 	}
 	srv := &http.Server{
 		Handler: handler,
@@ -126,6 +145,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 		// by ReadHeaderTimeout; idle keep-alive connections by IdleTimeout.
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
@@ -133,8 +153,14 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	var wg sync.WaitGroup
 	wg.Go(func() { writer.Run(writerCtx, time.Duration(cfg.Learn.DrainTimeout)) })
 
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if opsLn != nil {
+		ops := &http.Server{Handler: handler.OpsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { serveErr <- ops.Serve(opsLn) }()
+		defer ops.Close()
+		log.Info("operational endpoints listening", "addr", opsLn.Addr().String())
+	}
 	log.Info("memproxy listening", "addr", ln.Addr().String(), "upstream", cfg.Upstream.URL,
 		"store", cfg.Store, "embedder", embedder.Name(), "memory_api", len(cfg.APIKeys) > 0)
 	if onListen != nil {

@@ -24,7 +24,10 @@ import (
 type Config struct {
 	// Listen is the address the sidecar serves on. Loopback by default:
 	// whoever can reach the port can assert any identity.
-	Listen    string    `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// OpsListen, when set, serves /healthz, /readyz and /metrics (only)
+	// on a second address, e.g. for a kubelet's probes.
+	OpsListen string    `yaml:"ops_listen"`
 	Upstream  Upstream  `yaml:"upstream"`
 	Store     string    `yaml:"store"` // "embedded" or "milvus"
 	DataDir   string    `yaml:"data_dir"`
@@ -34,6 +37,7 @@ type Config struct {
 	// APIKeys are the keys that open the memory API (Authorization: Token <key>).
 	// With none, the memory API refuses every call.
 	APIKeys  []string `yaml:"api_keys"`
+	Auth     Auth     `yaml:"auth"`
 	Identity Identity `yaml:"identity"`
 	Recall   Recall   `yaml:"recall"`
 	Learn    Learn    `yaml:"learn"`
@@ -70,6 +74,17 @@ type Embedding struct {
 	APIKey     string `yaml:"api_key"`    // default: the upstream API key
 	Dimensions int    `yaml:"dimensions"` // 0: ask the server at start-up
 	CacheSize  int    `yaml:"cache_size"`
+}
+
+// Auth guards the chat routes and forwarded paths.
+type Auth struct {
+	// ClientKeys, when set, are required of every chat and forwarded
+	// request (X-Memory-Key, or the bearer token when an upstream key is
+	// configured).
+	ClientKeys []string `yaml:"client_keys"`
+	// IdentitySecret, when set, makes the sidecar accept only identities
+	// signed with it (X-Memory-Signature).
+	IdentitySecret string `yaml:"identity_secret"`
 }
 
 // Identity says where the sidecar finds who a request is for.
@@ -116,7 +131,10 @@ type Extraction struct {
 
 // Limits bound what a client may send.
 type Limits struct {
-	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	MaxBodyBytes   int64 `yaml:"max_body_bytes"`
+	MaxHeaderBytes int   `yaml:"max_header_bytes"`
+	// MaxConcurrentPerUser bounds one user's chat requests in flight.
+	MaxConcurrentPerUser int `yaml:"max_concurrent_per_user"`
 }
 
 // Log configures logging.
@@ -163,7 +181,7 @@ func Default() Config {
 			Extraction: Extraction{Model: "gpt-4o-mini"},
 		},
 		PolicyReload: Duration(2 * time.Second),
-		Limits:       Limits{MaxBodyBytes: 32 << 20},
+		Limits:       Limits{MaxBodyBytes: 32 << 20, MaxHeaderBytes: 1 << 20},
 		Log:          Log{Level: "info", Format: "text"},
 	}
 }
@@ -240,6 +258,7 @@ func duration(f func(*Config) *Duration) func(*Config, string) error {
 // MEMPROXY_CONFIG. The README's configuration reference follows it.
 var settings = []setting{
 	{"MEMPROXY_LISTEN", "listen", str(func(c *Config) *string { return &c.Listen })},
+	{"MEMPROXY_OPS_LISTEN", "ops_listen", str(func(c *Config) *string { return &c.OpsListen })},
 	{"MEMPROXY_UPSTREAM_URL", "upstream.url", str(func(c *Config) *string { return &c.Upstream.URL })},
 	{"MEMPROXY_UPSTREAM_API_KEY", "upstream.api_key", str(func(c *Config) *string { return &c.Upstream.APIKey })},
 	{"MEMPROXY_STORE", "store", str(func(c *Config) *string { return &c.Store })},
@@ -256,6 +275,8 @@ var settings = []setting{
 	{"MEMPROXY_EMBEDDING_DIMENSIONS", "embedding.dimensions", integer(func(c *Config) *int { return &c.Embedding.Dimensions })},
 	{"MEMPROXY_EMBEDDING_CACHE_SIZE", "embedding.cache_size", integer(func(c *Config) *int { return &c.Embedding.CacheSize })},
 	{"MEMPROXY_API_KEYS", "api_keys", list(func(c *Config) *[]string { return &c.APIKeys })},
+	{"MEMPROXY_CLIENT_KEYS", "auth.client_keys", list(func(c *Config) *[]string { return &c.Auth.ClientKeys })},
+	{"MEMPROXY_IDENTITY_SECRET", "auth.identity_secret", str(func(c *Config) *string { return &c.Auth.IdentitySecret })},
 	{"MEMPROXY_USER_ID_HEADERS", "identity.user_headers", list(func(c *Config) *[]string { return &c.Identity.UserHeaders })},
 	{"MEMPROXY_AGENT_ID_HEADERS", "identity.agent_headers", list(func(c *Config) *[]string { return &c.Identity.AgentHeaders })},
 	{"MEMPROXY_RUN_ID_HEADERS", "identity.run_headers", list(func(c *Config) *[]string { return &c.Identity.RunHeaders })},
@@ -277,6 +298,8 @@ var settings = []setting{
 	{"MEMPROXY_POLICY_FILE", "policy_file", str(func(c *Config) *string { return &c.PolicyFile })},
 	{"MEMPROXY_POLICY_RELOAD", "policy_reload", duration(func(c *Config) *Duration { return &c.PolicyReload })},
 	{"MEMPROXY_MAX_BODY_BYTES", "limits.max_body_bytes", integer(func(c *Config) *int64 { return &c.Limits.MaxBodyBytes })},
+	{"MEMPROXY_MAX_HEADER_BYTES", "limits.max_header_bytes", integer(func(c *Config) *int { return &c.Limits.MaxHeaderBytes })},
+	{"MEMPROXY_MAX_CONCURRENT_PER_USER", "limits.max_concurrent_per_user", integer(func(c *Config) *int { return &c.Limits.MaxConcurrentPerUser })},
 	{"MEMPROXY_LOG_LEVEL", "log.level", str(func(c *Config) *string { return &c.Log.Level })},
 	{"MEMPROXY_LOG_FORMAT", "log.format", str(func(c *Config) *string { return &c.Log.Format })},
 }
@@ -356,6 +379,11 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return bad("listen", "%q is not host:port: %v", c.Listen, err)
 	}
+	if c.OpsListen != "" {
+		if _, _, err := net.SplitHostPort(c.OpsListen); err != nil {
+			return bad("ops_listen", "%q is not host:port: %v", c.OpsListen, err)
+		}
+	}
 	if err := checkURL(c.Upstream.URL); err != nil {
 		return bad("upstream.url", "%v", err)
 	}
@@ -396,10 +424,15 @@ func (c *Config) Validate() error {
 	if c.Embedding.CacheSize < 0 {
 		return bad("embedding.cache_size", "must not be negative")
 	}
-	for _, k := range c.APIKeys {
-		if k == "" || strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-			return bad("api_keys", "a key is empty or holds white space or control characters")
+	for key, keys := range map[string][]string{"api_keys": c.APIKeys, "auth.client_keys": c.Auth.ClientKeys} {
+		for _, k := range keys {
+			if k == "" || strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+				return bad(key, "a key is empty or holds white space or control characters")
+			}
 		}
+	}
+	if s := c.Auth.IdentitySecret; s != "" && len(s) < 16 {
+		return bad("auth.identity_secret", "is %d bytes; use at least 16 random bytes", len(s))
 	}
 	usedBy := map[string]string{}
 	for _, l := range []struct {
@@ -458,6 +491,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxBodyBytes <= 0 {
 		return bad("limits.max_body_bytes", "must be positive")
+	}
+	if c.Limits.MaxHeaderBytes < 4096 {
+		return bad("limits.max_header_bytes", "must be at least 4096")
+	}
+	if c.Limits.MaxConcurrentPerUser < 0 {
+		return bad("limits.max_concurrent_per_user", "must not be negative (0: no bound)")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

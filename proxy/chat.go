@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -20,8 +21,16 @@ import (
 const (
 	HeaderStatus    = "X-Memory-Status"   // injected, none, off, or failed-open: <reason>
 	HeaderInjected  = "X-Memory-Injected" // how many memories the block holds
+	HeaderLearning  = "X-Memory-Learning" // on, off, or failed-open: <reason>
 	HeaderRequestID = "X-Memory-Request-Id"
 )
+
+// accepter is a Learner that can say beforehand that it would refuse a
+// turn (its outbox is full or its disk failing), so that the response can
+// say so: once the answer has gone, there is no header left to say it in.
+type accepter interface {
+	Accepting() error
+}
 
 // api is one of the two chat APIs that get memory.
 type api struct {
@@ -89,6 +98,23 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 			s.forward(c, body, &reqState{})
 			return
 		}
+		if len(s.opts.IdentitySecret) > 0 {
+			if err := s.verifyIdentity(c.Request.Header, id); err != nil {
+				writeError(c, http.StatusUnauthorized, "invalid_identity_signature", err.Error())
+				return
+			}
+		}
+		key := "user:" + id.UserID
+		if id.UserID == "" {
+			key = "agent:" + id.AgentID
+		}
+		if !s.limits.acquire(key) {
+			c.Header("Retry-After", "1")
+			writeError(c, http.StatusTooManyRequests, "too_many_concurrent_requests",
+				fmt.Sprintf("this user already has %d requests in flight", s.opts.MaxConcurrentPerUser))
+			return
+		}
+		defer s.limits.release(key)
 		if shapeErr != nil {
 			s.log.Info("request not readable for memory", "request_id", requestID(c), "err", shapeErr)
 			s.forward(c, body, &reqState{status: "failed-open: request shape"})
@@ -97,11 +123,28 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 
 		pol := s.opts.Policies.For(id.AgentID)
 		text := a.userText(body)
-		st := &reqState{status: "none"}
+		st := &reqState{status: "none", learning: "off"}
 		if mode.reads() {
 			body, st.status, st.injected = s.remember(c, a, body, id, text, pol)
 		}
-		if mode.writes() && pol.Learn.Enabled && s.opts.Learner != nil && id.UserID != "" && len(text.New) > 0 {
+		learn := mode.writes() && pol.Learn.Enabled && s.opts.Learner != nil && id.UserID != "" && len(text.New) > 0
+		if acc, ok := s.opts.Learner.(accepter); learn && ok {
+			if err := acc.Accepting(); err != nil {
+				st.learning = "failed-open: " + learnReason(err)
+				s.log.Warn("turn will not be learned", "request_id", requestID(c), "err", err)
+				learn = false
+			}
+		}
+		switch {
+		case learn:
+			s.opts.Metrics.learned("on")
+		case st.learning == "off":
+			s.opts.Metrics.learned("off")
+		default:
+			s.opts.Metrics.learned("failed_open")
+		}
+		if learn {
+			st.learning = "on"
 			st.tee = &turnTee{
 				api: a, learner: s.opts.Learner, log: s.log, pending: &s.handoffs,
 				turn: memory.Turn{ID: requestID(c), Identity: id, UserMessages: text.New},
@@ -131,6 +174,7 @@ func (s *Server) remember(c *gin.Context, a api, body []byte, id memory.Identity
 		query = text.RecentQuery(pol.Recall.QueryN)
 	}
 	recent := pol.Recall.Order == policies.OrderRecency
+	start := time.Now()
 	rec, err := s.recall(c.Request.Context(), memory.RecallRequest{
 		Identity:     id,
 		Query:        query,
@@ -141,18 +185,22 @@ func (s *Server) remember(c *gin.Context, a api, body []byte, id memory.Identity
 	})
 	if err != nil {
 		reason := failReason(err)
+		s.opts.Metrics.recalled("failed_"+strings.ReplaceAll(reason, " ", "_"), time.Since(start), 0, 0)
 		s.log.Warn("recall failed open", "request_id", requestID(c), "reason", reason, "err", err)
 		return body, "failed-open: " + reason, 0
 	}
 	block, res := injector.Block(memoriesOf(rec), blockOptions(pol.Recall))
 	if block == "" {
+		s.opts.Metrics.recalled("none", time.Since(start), 0, 0)
 		return body, "none", 0
 	}
 	out, err := a.inject(body, block)
 	if err != nil {
+		s.opts.Metrics.recalled("failed_request_shape", time.Since(start), 0, 0)
 		s.log.Warn("memory block not placed", "request_id", requestID(c), "err", err)
 		return body, "failed-open: request shape", 0
 	}
+	s.opts.Metrics.recalled("injected", time.Since(start), res.Injected, res.Tokens)
 	return out, "injected", res.Injected
 }
 
@@ -187,6 +235,17 @@ func (s *Server) recall(ctx context.Context, req memory.RecallRequest) (memory.R
 	case <-ctx.Done():
 		return memory.Recalled{}, ctx.Err()
 	}
+}
+
+// learnReason names why a turn cannot be queued, for X-Memory-Learning.
+func learnReason(err error) string {
+	switch {
+	case errors.Is(err, memory.ErrQueueFull):
+		return "outbox full"
+	case errors.Is(err, memory.ErrOutboxClosed):
+		return "outbox closed"
+	}
+	return "outbox error"
 }
 
 // failReason names what failed, for X-Memory-Status, without details that

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -21,6 +22,9 @@ func (s *Server) passthrough(c *gin.Context) {
 			writeAPIError(c, http.StatusNotImplemented, "not_implemented",
 				"memproxy does not serve "+c.Request.Method+" "+c.Request.URL.Path+" (yet); it is not forwarded upstream")
 		}
+		return
+	}
+	if s.clientKey(c); c.IsAborted() {
 		return
 	}
 	s.serve(c, &reqState{})
@@ -48,9 +52,13 @@ func ownPath(p string) bool {
 // response, which the reverse proxy writes: the memory headers, and the
 // tee for the answer.
 type reqState struct {
+	route     string
+	start     time.Time // the request's arrival
+	sent      time.Time // when it went upstream
 	requestID string
 	status    string // X-Memory-Status; empty on a passthrough
 	injected  int
+	learning  string // X-Memory-Learning
 	tee       *turnTee
 }
 
@@ -62,6 +70,7 @@ type stateKey struct{}
 // upstream (100 Continue) clears the headers set before it.
 func (s *Server) serve(c *gin.Context, st *reqState) {
 	st.requestID = requestID(c)
+	st.route, st.start = route(c), c.GetTime(startKey)
 	c.Writer.Header().Del(HeaderRequestID)
 	r := c.Request.WithContext(context.WithValue(c.Request.Context(), stateKey{}, st))
 	s.proxy.ServeHTTP(c.Writer, r)
@@ -80,17 +89,26 @@ func (st *reqState) setHeaders(h http.Header) {
 		h.Set(HeaderStatus, st.status)
 		h.Set(HeaderInjected, strconv.Itoa(st.injected))
 	}
+	if st.learning != "" {
+		h.Set(HeaderLearning, st.learning)
+	}
 }
 
-// rewrite turns the client's request into the upstream's.
+// rewrite turns the client's request into the upstream's. It runs just
+// before the request is sent: the sidecar's added latency ends here.
 func (s *Server) rewrite(pr *httputil.ProxyRequest) {
+	st, _ := pr.In.Context().Value(stateKey{}).(*reqState)
+	if st != nil {
+		st.sent = time.Now()
+		s.opts.Metrics.sent(st.route, st.sent.Sub(st.start))
+	}
 	pr.Out.URL = s.target(pr.In.URL)
 	pr.Out.Host = "" // the Host header follows the upstream URL
 	s.identity.strip(pr.Out.Header)
 	if s.opts.UpstreamAPIKey != "" {
 		pr.Out.Header.Set("Authorization", "Bearer "+s.opts.UpstreamAPIKey)
 	}
-	if st, _ := pr.In.Context().Value(stateKey{}).(*reqState); st != nil && st.tee != nil {
+	if st != nil && st.tee != nil {
 		// The answer will be read as well as relayed, so it must arrive
 		// decoded. Without the client's Accept-Encoding, Go's transport asks
 		// for gzip itself and decompresses transparently (dropping
@@ -133,6 +151,7 @@ func (s *Server) modifyResponse(res *http.Response) error {
 	if st == nil {
 		return nil
 	}
+	s.opts.Metrics.answered(st.route, time.Since(st.sent))
 	st.setHeaders(res.Header)
 	if st.tee != nil && res.StatusCode/100 == 2 {
 		st.tee.attach(res)

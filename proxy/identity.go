@@ -120,11 +120,17 @@ func (ir *identityReader) userFromBody(body []byte) (string, error) {
 	return "", nil
 }
 
-// strip removes every identity and control header: the upstream must not
-// learn who the sidecar's users are from them.
+// strip removes every identity and control header, the configured ones
+// and all of the sidecar's X-Memory- namespace (keys, signatures): the
+// upstream must not learn who the sidecar's users are from them.
 func (ir *identityReader) strip(h http.Header) {
 	for _, k := range ir.all {
 		delete(h, k)
+	}
+	for k := range h {
+		if strings.HasPrefix(k, "X-Memory-") {
+			delete(h, k)
+		}
 	}
 }
 

@@ -67,6 +67,21 @@ type Options struct {
 	Queue Queue
 	// APIKeys open the memory API.
 	APIKeys []string
+	// ClientKeys, when set, are required of every chat and forwarded
+	// request (see HeaderKey).
+	ClientKeys []string
+	// IdentitySecret, when set, makes the sidecar accept only identities
+	// signed with it (see SignIdentity).
+	IdentitySecret []byte
+	// MaxConcurrentPerUser bounds the chat requests one user has in
+	// flight (0: no bound).
+	MaxConcurrentPerUser int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Metrics, when set, records Prometheus metrics; MetricsHandler, when
+	// set, serves them at /metrics.
+	Metrics        *Metrics
+	MetricsHandler http.Handler
 
 	// RecallTimeout is the latency budget of recall.
 	RecallTimeout time.Duration
@@ -80,6 +95,7 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	identity *identityReader
+	limits   *limiter
 	proxy    *httputil.ReverseProxy
 	engine   *gin.Engine
 	// handoffs counts the turns of requests in progress and of answers
@@ -138,7 +154,7 @@ func New(opts Options) *Server {
 	if opts.Transport == nil {
 		opts.Transport = NewTransport()
 	}
-	s := &Server{opts: opts, log: opts.Logger, identity: newIdentityReader(opts.Identity)}
+	s := &Server{opts: opts, log: opts.Logger, identity: newIdentityReader(opts.Identity), limits: newLimiter(opts.MaxConcurrentPerUser)}
 	s.proxy = &httputil.ReverseProxy{
 		Rewrite:        s.rewrite,
 		Transport:      opts.Transport,
@@ -161,6 +177,17 @@ func (s *Server) WaitHandoffs() { s.handoffs.wait() }
 // ServeHTTP serves a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
 
+// OpsHandler serves the operational endpoints only (/healthz, /readyz,
+// /metrics), for a listener of their own: the sidecar's API can stay on
+// loopback while a kubelet or a Prometheus reaches these from outside.
+func (s *Server) OpsHandler() http.Handler {
+	mux := http.NewServeMux()
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		mux.Handle("GET "+p, s.engine)
+	}
+	return mux
+}
+
 func (s *Server) routes() *gin.Engine {
 	e := gin.New()
 	// The sidecar must not redirect or rewrite paths it does not own: they
@@ -171,10 +198,13 @@ func (s *Server) routes() *gin.Engine {
 	e.ContextWithFallback = true
 	e.Use(s.requestID, s.recovery, s.accessLog)
 
-	e.POST("/v1/chat/completions", s.chatRoute(chatCompletions))
-	e.POST("/v1/responses", s.chatRoute(responses))
+	e.POST("/v1/chat/completions", s.clientKey, s.chatRoute(chatCompletions))
+	e.POST("/v1/responses", s.clientKey, s.chatRoute(responses))
 
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	if s.opts.MetricsHandler != nil {
+		e.GET("/metrics", gin.WrapH(s.opts.MetricsHandler))
+	}
 
 	api := e.Group("", s.apiAuth)
 	for _, p := range []string{"/v1/ping/", "/v1/ping"} {
