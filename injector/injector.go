@@ -110,6 +110,9 @@ func Block(m Memories, opts Options) (string, Result) {
 	for _, s := range []*section{persona, rel, run, user} { // priority order
 		for _, text := range s.items {
 			line := "- " + quote(text)
+			if Suspicious(text) {
+				line = "- " + flagged + quote(text)
+			}
 			cost := EstimateTokens(line) + 1
 			if len(s.kept) == 0 {
 				cost += EstimateTokens(s.title) + 1

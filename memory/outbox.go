@@ -58,11 +58,13 @@ type Outbox struct {
 	db    *bolt.DB
 	limit int
 
-	mu      sync.Mutex
-	pending []*pending // by seq
-	dead    int
-	closed  bool
-	wake    chan struct{} // signalled on Enqueue and on state changes
+	mu       sync.Mutex
+	pending  []*pending // by seq
+	dead     int
+	closed   bool
+	failedAt time.Time // the last enqueue the disk refused
+	failure  error
+	wake     chan struct{} // signalled on Enqueue and on state changes
 }
 
 // OpenOutbox opens (creating) the outbox in dir, holding at most limit
@@ -146,7 +148,11 @@ func (o *Outbox) Enqueue(t Turn) error {
 		return b.Put(seqKey(seq), v)
 	})
 	if err != nil {
-		return fmt.Errorf("outbox: queueing turn %s: %w", t.ID, err)
+		err = fmt.Errorf("outbox: queueing turn %s: %w", t.ID, err)
+		o.mu.Lock()
+		o.failedAt, o.failure = time.Now(), err
+		o.mu.Unlock()
+		return err
 	}
 	o.mu.Lock()
 	// Sequences are allocated in commit order, but Batch may hand them
@@ -176,6 +182,27 @@ func (o *Outbox) signal() {
 	case o.wake <- struct{}{}:
 	default:
 	}
+}
+
+// failureMemory is how long a refused write keeps the outbox reported as
+// failing: a full disk does not heal between two requests.
+const failureMemory = 10 * time.Second
+
+// Accepting reports why a turn enqueued now would be refused: the outbox
+// is closed, full, or its disk refused a write lately. Nil means it would
+// be taken.
+func (o *Outbox) Accepting() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case o.closed:
+		return ErrOutboxClosed
+	case len(o.pending) >= o.limit:
+		return ErrQueueFull
+	case o.failure != nil && time.Since(o.failedAt) < failureMemory:
+		return o.failure
+	}
+	return nil
 }
 
 // claim returns the turns ready to be applied now, as batches: all due

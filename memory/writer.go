@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/memproxy/memproxy/injector"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -45,6 +46,8 @@ type WriterConfig struct {
 	// Debounce waits for a conversation to pause this long, so that
 	// consecutive turns are extracted together (0: no wait).
 	Debounce time.Duration
+	// Metrics, when set, records what the writer does.
+	Metrics *Metrics
 }
 
 func (c *WriterConfig) defaults() {
@@ -104,6 +107,23 @@ func (w *Writer) Enqueue(t Turn) error {
 	}
 	return w.outbox.Enqueue(t)
 }
+
+// notInstructions drops facts that read like instructions to the model
+// ("ignore previous instructions..."): learned, they would be recalled into
+// later prompts. They are a user's words, not facts about the user.
+func notInstructions(facts []Fact) []Fact {
+	out := facts[:0]
+	for _, f := range facts {
+		if !injector.Suspicious(f.Text) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Accepting reports why a turn enqueued now would be refused (see
+// Outbox.Accepting).
+func (w *Writer) Accepting() error { return w.outbox.Accepting() }
 
 func skipped(l policies.Learn, msg string) bool {
 	for _, p := range l.Skip {
@@ -193,8 +213,10 @@ func (w *Writer) process(batch []Entry) {
 		turns[i] = e.Turn
 		attempts = max(attempts, e.Attempts+1)
 	}
+	start := time.Now()
 	events, err := w.Apply(ctx, turns)
 	if err == nil {
+		w.cfg.Metrics.applied(len(batch), events, time.Since(start))
 		if err := w.outbox.ack(batch); err != nil {
 			// Applied but still queued: the replay will write nothing new.
 			w.log.Error("removing applied turns from the outbox failed", "err", err)
@@ -202,7 +224,9 @@ func (w *Writer) process(batch []Entry) {
 		w.log.Debug("turns learned", "turns", len(batch), "first", turns[0].ID, "events", len(events))
 		return
 	}
-	if attempts >= w.cfg.MaxAttempts {
+	dead := attempts >= w.cfg.MaxAttempts
+	w.cfg.Metrics.failed(len(batch), dead)
+	if dead {
 		w.log.Error("turns moved to dead letters", "turns", len(batch), "first", turns[0].ID, "attempts", attempts, "err", err)
 		if ferr := w.outbox.fail(batch, err, time.Time{}, true); ferr != nil {
 			w.log.Error("recording the dead letters failed", "err", ferr)
@@ -259,7 +283,7 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		if facts = keep(pol.Learn, facts); len(facts) > 0 {
+		if facts = keep(pol.Learn, notInstructions(facts)); len(facts) > 0 {
 			meta := map[string]any{"source": "chat", "request_id": turns[len(turns)-1].ID}
 			if id.AgentID != "" {
 				meta[FieldAgentID] = id.AgentID
