@@ -203,16 +203,16 @@ func TestTokenBudgetHoldsForEveryRequest(t *testing.T) {
 		}
 		return b.String()
 	}
-	list := func() []string {
+	list := func(n int) []string {
 		var out []string
-		for range r.IntN(15) {
+		for range r.IntN(n) {
 			out = append(out, text())
 		}
 		return out
 	}
 	// The pure property, many times.
-	for i := range 3000 {
-		m := injector.Memories{Persona: list(), User: list(), Relationship: list(), Run: list()}
+	for i := range 1500 {
+		m := injector.Memories{Persona: list(15), User: list(15), Relationship: list(15), Run: list(15)}
 		opts := injector.Options{Budget: 40 + r.IntN(800), PersonaBudget: r.IntN(300), UserBudget: r.IntN(300), RelationshipBudget: r.IntN(300), RunBudget: r.IntN(300)}
 		block, res := injector.Block(m, opts)
 		if tokens := injector.EstimateTokens(block); tokens > opts.Budget || res.Tokens != tokens && block != "" {
@@ -221,18 +221,19 @@ func TestTokenBudgetHoldsForEveryRequest(t *testing.T) {
 		checkLayerBudget(t, block, "Your persona (who you are):", opts.PersonaBudget)
 		checkLayerBudget(t, block, "About the user:", opts.UserBudget)
 	}
-	// And through the sidecar, with policies and stored memories.
-	for i := range 30 {
+	// And through the sidecar, with policies and stored memories (fewer:
+	// each stored memory costs a disk sync).
+	for i := range 8 {
 		budget := 60 + r.IntN(500)
 		set, err := policies.Parse([]byte(fmt.Sprintf("defaults:\n  recall:\n    token_budget: %d\n    user: {top_k: 40}\n", budget)), policies.Default())
 		if err != nil {
 			t.Fatal(err)
 		}
 		h := newHarness(t, withPolicies(set))
-		for _, s := range list() {
+		for _, s := range list(10) {
 			h.add(s, memory.Scope{UserID: "u"}, nil)
 		}
-		for _, s := range list() {
+		for _, s := range list(10) {
 			h.add(s, memory.Scope{AgentID: "a"}, nil)
 		}
 		h.do("POST", "/v1/chat/completions", chatBody(text()), with(ids("u", "a"), "X-Memory-Mode", "read"))

@@ -1,0 +1,99 @@
+package proxy
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the HTTP side's Prometheus metrics. A nil *Metrics records
+// nothing. Labels name routes and outcomes, never ids or text.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	added    *prometheus.HistogramVec
+	upstream *prometheus.HistogramVec
+	recall   *prometheus.HistogramVec
+	injected prometheus.Histogram
+	tokens   prometheus.Histogram
+	learning *prometheus.CounterVec
+}
+
+// Latency buckets from 100µs to 60s: the sidecar's own work is sub-ms, an
+// LLM's answer can take a minute.
+var latencyBuckets = prometheus.ExponentialBucketsRange(0.0001, 60, 24)
+
+// NewMetrics registers the HTTP side's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "memproxy_requests_total", Help: "Requests served, by route and HTTP status.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "memproxy_request_duration_seconds", Help: "Time from a request's arrival to the end of its response (streams included).",
+			Buckets: latencyBuckets,
+		}, []string{"route"}),
+		added: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "memproxy_added_latency_seconds", Help: "Time the sidecar adds before a request goes upstream: reading, recall, injection.",
+			Buckets: latencyBuckets,
+		}, []string{"route"}),
+		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "memproxy_upstream_ttfb_seconds", Help: "Time from sending a request upstream to the upstream's response headers.",
+			Buckets: latencyBuckets,
+		}, []string{"route"}),
+		recall: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "memproxy_recall_duration_seconds", Help: "Time spent recalling memories, by outcome (injected, none, failed_<reason>).",
+			Buckets: latencyBuckets,
+		}, []string{"outcome"}),
+		injected: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "memproxy_memories_injected", Help: "Memories injected into a request.",
+			Buckets: []float64{0, 1, 2, 3, 5, 8, 13, 21, 34, 55},
+		}),
+		tokens: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "memproxy_injected_tokens", Help: "Estimated tokens of an injected memory block.",
+			Buckets: prometheus.ExponentialBuckets(16, 2, 10),
+		}),
+		learning: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "memproxy_learning_total", Help: "Chat requests by learning outcome (on, off, failed_open).",
+		}, []string{"outcome"}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.added, m.upstream, m.recall, m.injected, m.tokens, m.learning)
+	return m
+}
+
+func (m *Metrics) request(route string, code string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(route, code).Inc()
+	m.duration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+func (m *Metrics) sent(route string, added time.Duration) {
+	if m != nil {
+		m.added.WithLabelValues(route).Observe(added.Seconds())
+	}
+}
+
+func (m *Metrics) answered(route string, ttfb time.Duration) {
+	if m != nil {
+		m.upstream.WithLabelValues(route).Observe(ttfb.Seconds())
+	}
+}
+
+func (m *Metrics) recalled(outcome string, d time.Duration, injected, tokens int) {
+	if m == nil {
+		return
+	}
+	m.recall.WithLabelValues(outcome).Observe(d.Seconds())
+	if outcome == "injected" {
+		m.injected.Observe(float64(injected))
+		m.tokens.Observe(float64(tokens))
+	}
+}
+
+func (m *Metrics) learned(outcome string) {
+	if m != nil {
+		m.learning.WithLabelValues(outcome).Inc()
+	}
+}
