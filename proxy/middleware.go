@@ -6,12 +6,16 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 )
 
-const requestIDKey = "memproxy.request_id"
+const (
+	requestIDKey = "memproxy.request_id"
+	startKey     = "memproxy.start"
+)
 
 // requestID gives every request an id, returned in X-Memory-Request-Id and
 // carried by its log lines and its learned memories.
@@ -20,11 +24,21 @@ func (s *Server) requestID(c *gin.Context) {
 	rand.Read(b[:])
 	id := "req_" + hex.EncodeToString(b[:])
 	c.Set(requestIDKey, id)
+	c.Set(startKey, time.Now())
 	c.Writer.Header().Set(HeaderRequestID, id)
 	c.Next()
 }
 
 func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
+
+// route names a request's route for metrics: the route's pattern, or
+// "passthrough" for a forwarded path, so that labels stay few.
+func route(c *gin.Context) string {
+	if p := c.FullPath(); p != "" {
+		return p
+	}
+	return "passthrough"
+}
 
 // recovery turns a panic into a 500, except http.ErrAbortHandler, which the
 // reverse proxy raises to abort a response it cannot finish (the upstream
@@ -55,6 +69,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	start := time.Now()
 	completed := false
 	defer func() {
+		s.opts.Metrics.request(route(c), strconv.Itoa(c.Writer.Status()), time.Since(start))
 		level := slog.LevelInfo
 		if !completed || c.Writer.Status() >= 500 {
 			level = slog.LevelWarn
