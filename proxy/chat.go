@@ -125,7 +125,7 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 		text := a.userText(body)
 		st := &reqState{status: "none", learning: "off"}
 		if mode.reads() {
-			body, st.status, st.injected = s.remember(c, a, body, id, text, pol)
+			body, st.status, st.injected = s.remember(c, st, a, body, id, text, pol)
 		}
 		learn := mode.writes() && pol.Learn.Enabled && s.opts.Learner != nil && id.UserID != "" && len(text.New) > 0
 		if acc, ok := s.opts.Learner.(accepter); learn && ok {
@@ -164,8 +164,8 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 
 // remember recalls memories for the request and places them in body. It
 // returns the body to send, the status for X-Memory-Status and the count
-// of memories injected.
-func (s *Server) remember(c *gin.Context, a api, body []byte, id memory.Identity, text injector.UserText, pol policies.Policy) ([]byte, string, int) {
+// of memories injected, and notes the time of each stage in st.
+func (s *Server) remember(c *gin.Context, st *reqState, a api, body []byte, id memory.Identity, text injector.UserText, pol policies.Policy) ([]byte, string, int) {
 	if !pol.Recall.Enabled {
 		return body, "none", 0
 	}
@@ -183,12 +183,16 @@ func (s *Server) remember(c *gin.Context, a api, body []byte, id memory.Identity
 		Relationship: limits(pol.Recall.Relationship, recent),
 		Run:          limits(pol.Recall.Run, recent),
 	})
+	st.timing = fmt.Sprintf("embed;dur=%.3f, search;dur=%.3f", ms(rec.EmbedTime), ms(rec.SearchTime))
 	if err != nil {
 		reason := failReason(err)
+		st.timing = fmt.Sprintf("recall;dur=%.3f", ms(time.Since(start)))
 		s.opts.Metrics.recalled("failed_"+strings.ReplaceAll(reason, " ", "_"), time.Since(start), 0, 0)
 		s.log.Warn("recall failed open", "request_id", requestID(c), "reason", reason, "err", err)
 		return body, "failed-open: " + reason, 0
 	}
+	injectStart := time.Now()
+	defer func() { st.timing += fmt.Sprintf(", inject;dur=%.3f", ms(time.Since(injectStart))) }()
 	block, res := injector.Block(memoriesOf(rec), blockOptions(pol.Recall))
 	if block == "" {
 		s.opts.Metrics.recalled("none", time.Since(start), 0, 0)
@@ -203,6 +207,9 @@ func (s *Server) remember(c *gin.Context, a api, body []byte, id memory.Identity
 	s.opts.Metrics.recalled("injected", time.Since(start), res.Injected, res.Tokens)
 	return out, "injected", res.Injected
 }
+
+// ms is d in milliseconds, for Server-Timing.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // blockOptions are the block's budgets and wording under a recall policy.
 func blockOptions(r policies.Recall) injector.Options {

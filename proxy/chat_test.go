@@ -101,6 +101,10 @@ func TestInjection(t *testing.T) {
 			if got := resp.Header.Get(HeaderInjected); got != "3" {
 				t.Errorf("%s = %q, want 3 (persona, goal, relationship)", HeaderInjected, got)
 			}
+			if st := resp.Header.Get("Server-Timing"); !strings.Contains(st, "memproxy-embed;dur=") ||
+				!strings.Contains(st, "memproxy-search;dur=") || !strings.Contains(st, "memproxy-inject;dur=") {
+				t.Errorf("Server-Timing = %q, want the embed, search and inject stages", st)
+			}
 			got := h.received(tt.path)
 			inserted, ok := oneInsertion([]byte(tt.body), got.Body)
 			if !ok {

@@ -59,6 +59,7 @@ type reqState struct {
 	status    string // X-Memory-Status; empty on a passthrough
 	injected  int
 	learning  string // X-Memory-Learning
+	timing    string // Server-Timing: the stages of recall, in ms
 	tee       *turnTee
 }
 
@@ -91,6 +92,11 @@ func (st *reqState) setHeaders(h http.Header) {
 	}
 	if st.learning != "" {
 		h.Set(HeaderLearning, st.learning)
+	}
+	if st.timing != "" {
+		// Standard Server-Timing, which browsers' devtools show; added to
+		// whatever timings the upstream reported.
+		h.Add("Server-Timing", "memproxy-"+strings.ReplaceAll(st.timing, ", ", ", memproxy-"))
 	}
 }
 
