@@ -27,6 +27,7 @@ type sidecar struct {
 	url  string
 	up   *fakeupstream.Upstream
 	env  map[string]string
+	logs *syncBuffer
 	stop func() error
 }
 
@@ -64,6 +65,7 @@ func startSidecar(t *testing.T, env map[string]string) *sidecar {
 		s.env[k] = v
 	}
 	logs := &syncBuffer{}
+	s.logs = logs
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
@@ -193,11 +195,18 @@ func sdkTool(t *testing.T, path, what string) string {
 
 func python(t *testing.T, module string) string {
 	t.Helper()
-	py := os.Getenv("MEMPROXY_TEST_PYTHON")
+	return pythonFrom(t, "MEMPROXY_TEST_PYTHON", ".venv-test/bin/python", module)
+}
+
+// pythonFrom returns the Python named by the environment variable env (or
+// def) after checking that it can import module.
+func pythonFrom(t *testing.T, env, def, module string) string {
+	t.Helper()
+	py := os.Getenv(env)
 	if py == "" {
-		py = ".venv-test/bin/python"
+		py = def
 	}
-	py = sdkTool(t, py, "Python with the test SDKs")
+	py = sdkTool(t, py, "Python with the test SDKs ("+env+")")
 	if out, err := exec.Command(py, "-c", "import "+module).CombinedOutput(); err != nil {
 		if os.Getenv("MEMPROXY_REQUIRE_SDKS") != "" {
 			t.Fatalf("%s cannot import %s: %s", py, module, out)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,9 +33,18 @@ type Learner interface {
 	Enqueue(t memory.Turn) error
 }
 
-// Memories is what the memory API does.
+// Memories is what the memory API does (memory.Service does it).
 type Memories interface {
 	Add(ctx context.Context, req memory.AddRequest) ([]memory.Event, error)
+	Get(ctx context.Context, id string) (memory.Memory, error)
+	Search(ctx context.Context, q memory.Query) ([]memory.Hit, error)
+	List(ctx context.Context, f memory.Filter, page memory.Page) ([]memory.Memory, int, error)
+	Update(ctx context.Context, requestID string, changes ...memory.Change) ([]memory.Memory, error)
+	Delete(ctx context.Context, ids ...string) error
+	DeleteMatching(ctx context.Context, f memory.Filter) (int, error)
+	History(ctx context.Context, id string) ([]memory.HistoryRecord, error)
+	Entities(ctx context.Context) ([]memory.Entity, error)
+	DeleteEntity(ctx context.Context, kind, name string) (int, error)
 }
 
 // Queue is the learning queue, as operators see it.
@@ -98,6 +108,8 @@ type Server struct {
 	limits   *limiter
 	proxy    *httputil.ReverseProxy
 	engine   *gin.Engine
+	// events are the recent adds, for GET /v1/event/{id}/.
+	events eventLog
 	// handoffs counts the turns of requests in progress and of answers
 	// being handed to the Learner; WaitHandoffs waits for them.
 	handoffs counter
@@ -206,12 +218,17 @@ func (s *Server) routes() *gin.Engine {
 		e.GET("/metrics", gin.WrapH(s.opts.MetricsHandler))
 	}
 
+	e.GET("/memproxy/openapi.json", s.openAPI)
+
 	api := e.Group("", s.apiAuth)
 	for _, p := range []string{"/v1/ping/", "/v1/ping"} {
 		api.GET(p, s.ping)
 	}
-	for _, p := range []string{"/v1/memories/", "/v1/memories", "/v3/memories/add/", "/v3/memories/add"} {
-		api.POST(p, s.addMemories)
+	mem := api.Group("", s.needMemories)
+	for _, r := range memoryRoutes {
+		for _, p := range []string{r.path, strings.TrimSuffix(r.path, "/")} {
+			mem.Handle(r.method, p, func(c *gin.Context) { r.handle(s, c) })
+		}
 	}
 	// memproxy's own operator endpoints, outside /v1 so that they can
 	// never shadow an upstream path.
@@ -222,6 +239,32 @@ func (s *Server) routes() *gin.Engine {
 
 	e.NoRoute(s.passthrough)
 	return e
+}
+
+// memoryRoutes are the Mem0 endpoints the sidecar serves, each also
+// without its trailing slash. The OpenAPI document describes every one
+// (a test checks).
+var memoryRoutes = []struct {
+	method, path string
+	handle       func(*Server, *gin.Context)
+}{
+	{"POST", "/v1/memories/", (*Server).addMemories},
+	{"POST", "/v3/memories/add/", (*Server).addMemories},
+	{"DELETE", "/v1/memories/", (*Server).deleteMemories},
+	{"GET", "/v1/memories/:id/", (*Server).getMemory},
+	{"PUT", "/v1/memories/:id/", (*Server).updateMemory},
+	{"DELETE", "/v1/memories/:id/", (*Server).deleteMemory},
+	{"GET", "/v1/memories/:id/history/", (*Server).memoryHistory},
+	{"POST", "/v2/memories/search/", (*Server).searchMemories},
+	{"POST", "/v3/memories/search/", (*Server).searchMemories},
+	{"POST", "/v2/memories/", (*Server).listMemories},
+	{"POST", "/v3/memories/", (*Server).listMemories},
+	{"PUT", "/v1/batch/", (*Server).batchUpdate},
+	{"DELETE", "/v1/batch/", (*Server).batchDelete},
+	{"GET", "/v1/entities/", (*Server).listEntities},
+	{"DELETE", "/v2/entities/:type/:name/", (*Server).deleteEntity},
+	{"DELETE", "/v1/entities/:type/:name/", (*Server).deleteEntity},
+	{"GET", "/v1/event/:id/", (*Server).getEvent},
 }
 
 // NewTransport returns the transport used for the upstream: keep-alive

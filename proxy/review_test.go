@@ -92,7 +92,7 @@ func TestMemoryHeadersSurviveEarlyHintsAndSpoofing(t *testing.T) {
 // not serve answers 501, and the memory API key never reaches the upstream.
 func TestMemoryAPIPathsAreNeverForwarded(t *testing.T) {
 	h := newHarness(t)
-	for _, path := range []string{"/v2/memories/search/", "/v1/memories/abc/history/", "/v1/entities/", "/memproxy/nope", "/v3/memories/"} {
+	for _, path := range []string{"/v1/exports/", "/v1/memories/abc/history/", "/v1/entities/", "/memproxy/nope", "/v2/profiles/jobs/"} {
 		resp, body := h.do("POST", path, `{"query":"x"}`, token(testKey))
 		if resp.StatusCode != http.StatusNotImplemented || !strings.Contains(body, "not forwarded") {
 			t.Errorf("%s: %d %s, want 501", path, resp.StatusCode, body)

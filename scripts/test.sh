@@ -2,8 +2,10 @@
 # Runs every test of memproxy, as CI does.
 #
 # Installs what the tests need from the package registries first: the
-# official OpenAI SDKs for Python (into .venv-test) and Node (into
-# testdata/sdk/node/node_modules), and staticcheck. Then checks formatting,
+# official OpenAI SDKs and the newest mem0ai SDKs for Python (into
+# .venv-test) and Node (into testdata/sdk/node/node_modules), the mem0ai
+# Python SDK of the 1.0.x line the seed cookbook was written for (into
+# .venv-mem0-1), and staticcheck. Then checks formatting,
 # vets, lints, and runs all Go tests under the race detector, including the
 # ones that drive those SDKs against the sidecar; with
 # MEMPROXY_REQUIRE_SDKS=1 a missing SDK fails them instead of skipping.
@@ -12,12 +14,14 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "installing the Python SDKs (.venv-test)"
+step "installing the Python SDKs (.venv-test, .venv-mem0-1)"
 python3 -m venv .venv-test
 .venv-test/bin/pip install --quiet --disable-pip-version-check -r testdata/sdk/requirements.txt
+python3 -m venv .venv-mem0-1
+.venv-mem0-1/bin/pip install --quiet --disable-pip-version-check -r testdata/sdk/requirements-mem0-1.txt
 
 step "installing the Node SDK (testdata/sdk/node)"
-(cd testdata/sdk/node && npm ci --no-audit --no-fund --loglevel=error)
+(cd testdata/sdk/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 
 step "checking formatting, vet and staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './testdata/*'))
@@ -31,4 +35,5 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 step "running the tests (race detector on)"
 export MEMPROXY_REQUIRE_SDKS=1
 export MEMPROXY_TEST_PYTHON="$PWD/.venv-test/bin/python"
+export MEMPROXY_TEST_PYTHON_MEM0_1="$PWD/.venv-mem0-1/bin/python"
 go test -race -count=1 -timeout 20m ./...
