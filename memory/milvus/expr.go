@@ -46,6 +46,9 @@ const (
 	fieldExpiresAt  = "expires_at"
 	fieldMetadata   = "metadata"
 	fieldCategories = "categories"
+	// How many categories a memory has: Milvus 2.3 evaluates
+	// array_length(categories) wrongly inside an or.
+	fieldCategoryCount = "category_count"
 )
 
 // columnOf maps the string fields of the filter model to their columns.
@@ -271,8 +274,7 @@ func boolConst(b bool) int8 {
 }
 
 // categoriesExist is true for a memory with at least one category.
-// (array_length(...) > 0 is not supported by Milvus 2.3's executor.)
-const categoriesExist = "not (array_length(" + fieldCategories + ") == 0)"
+const categoriesExist = fieldCategoryCount + " > 0"
 
 func compileCategories(f memory.Filter) plan {
 	switch f.Op {
@@ -387,13 +389,17 @@ func compileMeta(f memory.Filter) plan {
 	ref := fieldMetadata + "[" + quote(f.Field) + "]"
 	// Milvus 2.3 parses `exists a and b` as `exists (a and b)`.
 	exists := native("(exists " + ref + ")")
+	// A comparison with a missing key is neither true nor false to Milvus:
+	// `not (k == v)` drops the memories without k, which Match keeps. A
+	// comparison guarded by exists is false there, and negates soundly.
+	guarded := func(e string) bound { return and(exists, native(e)) }
 	switch f.Op {
 	case memory.OpEq:
 		lit, ok := literal(f.Value)
 		if !ok {
 			return unknown
 		}
-		eq := native(ref + " == " + lit)
+		eq := guarded(ref + " == " + lit)
 		if _, isString := f.Value.(string); isString {
 			return exactPlan(eq)
 		}
@@ -415,7 +421,7 @@ func compileMeta(f memory.Filter) plan {
 		// Lite), so the key's presence only bounds the node.
 		upper := exists
 		if s, ok := f.Value.(string); ok && f.Op == memory.OpNe && quotable(s) {
-			upper = and(exists, native(ref+" != "+quote(s)))
+			upper = guarded(ref + " != " + quote(s))
 		}
 		return inexact(upper, alwaysFalse)
 	case memory.OpGt, memory.OpGte, memory.OpLt, memory.OpLte:
@@ -424,7 +430,7 @@ func compileMeta(f memory.Filter) plan {
 			return unknown
 		}
 		// Lite also orders booleans among numbers: a superset.
-		return inexact(native(ref+" "+cmpSymbol(f.Op)+" "+lit), alwaysFalse)
+		return inexact(guarded(ref+" "+cmpSymbol(f.Op)+" "+lit), alwaysFalse)
 	case memory.OpContains:
 		// On an array, membership, which json_contains decides exactly; on
 		// a string, a substring, which Milvus 2.3 cannot test.
@@ -432,7 +438,7 @@ func compileMeta(f memory.Filter) plan {
 		if !quotable(s) {
 			return inexact(exists, alwaysFalse)
 		}
-		return inexact(exists, native("json_contains("+ref+", "+quote(s)+")"))
+		return inexact(exists, guarded("json_contains("+ref+", "+quote(s)+")"))
 	case memory.OpIContains, memory.OpExists:
 		return inexact(exists, alwaysFalse)
 	}

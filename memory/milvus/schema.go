@@ -63,7 +63,8 @@ func memorySchema(name string, dims int) *entity.Schema {
 		WithField(int64Field(fieldExpiresAt)).
 		WithField(entity.NewField().WithName(fieldMetadata).WithDataType(entity.FieldTypeJSON)).
 		WithField(entity.NewField().WithName(fieldCategories).WithDataType(entity.FieldTypeArray).
-			WithElementType(entity.FieldTypeVarChar).WithMaxCapacity(maxCategories).WithMaxLength(maxCategoryBytes))
+			WithElementType(entity.FieldTypeVarChar).WithMaxCapacity(maxCategories).WithMaxLength(maxCategoryBytes)).
+		WithField(int64Field(fieldCategoryCount))
 }
 
 func historySchema(name string) *entity.Schema {

@@ -836,6 +836,7 @@ func (s *Store) columns(ms []memory.Memory) ([]column.Column, error) {
 		ids, texts, hashes, users, agents, runs, apps = make([]string, n), make([]string, n), make([]string, n),
 			make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		created, updated, expires = make([]int64, n), make([]int64, n), make([]int64, n)
+		catCounts                 = make([]int64, n)
 		metas                     = make([][]byte, n)
 		cats                      = make([][]string, n)
 		vectors                   = make([][]float32, n)
@@ -858,7 +859,7 @@ func (s *Store) columns(ms []memory.Memory) ([]column.Column, error) {
 			return nil, fmt.Errorf("milvus store: memory %s: encoding metadata: %w", m.ID, err)
 		}
 		metas[i] = js
-		cats[i] = m.Categories
+		cats[i], catCounts[i] = m.Categories, int64(len(m.Categories))
 		if cats[i] == nil {
 			cats[i] = []string{}
 		}
@@ -878,6 +879,7 @@ func (s *Store) columns(ms []memory.Memory) ([]column.Column, error) {
 		column.NewColumnInt64(fieldExpiresAt, expires),
 		column.NewColumnJSONBytes(fieldMetadata, metas),
 		column.NewColumnVarCharArray(fieldCategories, cats),
+		column.NewColumnInt64(fieldCategoryCount, catCounts),
 	}, nil
 }
 
