@@ -26,6 +26,7 @@ import (
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/embedded"
+	"github.com/memproxy/memproxy/memory/milvus"
 	"github.com/memproxy/memproxy/proxy"
 )
 
@@ -55,7 +56,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	if err != nil {
 		return err
 	}
-	store, err := newStore(cfg, embedder)
+	store, err := newStore(ctx, cfg, embedder, log)
 	if err != nil {
 		return err
 	}
@@ -83,6 +84,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 		Learner:       learner,
 		Memories:      svc,
 		APIKeys:       cfg.APIKeys,
+		Readiness:     store,
 		RecallTimeout: time.Duration(cfg.Recall.Timeout),
 		MaxBodyBytes:  cfg.Limits.MaxBodyBytes,
 		Logger:        log,
@@ -164,15 +166,29 @@ func newEmbedder(ctx context.Context, cfg config.Config) (memory.Embedder, error
 	}
 }
 
-func newStore(cfg config.Config, e memory.Embedder) (memory.Store, error) {
+// A readyStore is a memory.Store that can say whether it serves.
+type readyStore interface {
+	memory.Store
+	proxy.Readiness
+}
+
+func newStore(ctx context.Context, cfg config.Config, e memory.Embedder, log *slog.Logger) (readyStore, error) {
 	switch cfg.Store {
-	case "embedded":
+	case "milvus":
+		s, err := milvus.Open(ctx, milvus.Config{
+			Address: cfg.Milvus.Address, Token: cfg.Milvus.Token, Database: cfg.Milvus.Database,
+			Collection: cfg.Milvus.Collection, ConnectTimeout: time.Duration(cfg.Milvus.ConnectTimeout),
+			Dims: e.Dimensions(), Space: e.Name(), Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store (MEMPROXY_STORE=milvus, MEMPROXY_MILVUS_ADDRESS=%s): %w", cfg.Milvus.Address, err)
+		}
+		return s, nil
+	default:
 		s, err := embedded.Open(cfg.DataDir, e.Dimensions(), e.Name())
 		if err != nil {
 			return nil, fmt.Errorf("store (MEMPROXY_DATA_DIR=%s): %w", cfg.DataDir, err)
 		}
 		return s, nil
-	default:
-		return nil, fmt.Errorf("store (MEMPROXY_STORE): %q is not available in this build", cfg.Store)
 	}
 }
