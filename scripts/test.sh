@@ -3,10 +3,13 @@
 #
 # Installs what the tests need from the package registries first: the
 # official OpenAI SDKs for Python (into .venv-test) and Node (into
-# testdata/sdk/node/node_modules), and staticcheck. Then checks formatting,
-# vets, lints, and runs all Go tests under the race detector, including the
-# ones that drive those SDKs against the sidecar; with
-# MEMPROXY_REQUIRE_SDKS=1 a missing SDK fails them instead of skipping.
+# testdata/sdk/node/node_modules), the Milvus servers (Milvus Lite and the
+# standalone Milvus binary, into .venv-test), and staticcheck. Starts both
+# Milvus servers on free loopback ports and stops them on exit. Then checks
+# formatting, vets, lints, and runs all Go tests under the race detector,
+# including the ones that drive those SDKs against the sidecar and the
+# Milvus store against both servers; with MEMPROXY_REQUIRE_SDKS=1 a missing
+# SDK or server fails them instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +17,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "installing the Python SDKs (.venv-test)"
 python3 -m venv .venv-test
-.venv-test/bin/pip install --quiet --disable-pip-version-check -r testdata/sdk/requirements.txt
+.venv-test/bin/pip install --quiet --disable-pip-version-check -r testdata/sdk/requirements.txt -r testdata/milvus/requirements.txt
 
 step "installing the Node SDK (testdata/sdk/node)"
 (cd testdata/sdk/node && npm ci --no-audit --no-fund --loglevel=error)
@@ -27,6 +30,14 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+step "starting the Milvus servers"
+source scripts/milvus.sh
+trap stop_milvus EXIT
+start_milvus_lite
+start_milvus_standalone
+# The sidecar's kill-and-restart test runs a Milvus Lite of its own.
+export MEMPROXY_TEST_MILVUS_LITE_BIN="$PWD/.venv-test/bin/milvus-lite"
 
 step "running the tests (race detector on)"
 export MEMPROXY_REQUIRE_SDKS=1

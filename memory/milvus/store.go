@@ -245,7 +245,7 @@ func (s *Store) setState(c client, state error) {
 // Health checks and reconnection.
 const (
 	healthInterval = 2 * time.Second
-	healthTimeout  = 3 * time.Second
+	healthTimeout  = 1500 * time.Millisecond
 	maxBackoff     = 2 * time.Second
 	closeGrace     = 30 * time.Second
 )
@@ -312,6 +312,9 @@ func (s *Store) markUnavailable(c client, state error) {
 	}
 }
 
+// checkHealth asks Milvus whether it is healthy and whether both
+// collections are loaded: a restarted server may have released them, and
+// reconnecting loads them again.
 func (s *Store) checkHealth(c client) error {
 	ctx, cancel := context.WithTimeout(context.Background(), healthTimeout)
 	defer cancel()
@@ -321,6 +324,15 @@ func (s *Store) checkHealth(c client) error {
 	}
 	if !resp.GetIsHealthy() {
 		return fmt.Errorf("milvus reports itself unhealthy: %s", strings.Join(resp.GetReasons(), "; "))
+	}
+	for _, coll := range []string{s.cfg.Collection, s.history} {
+		state, err := c.GetLoadState(ctx, milvusclient.NewGetLoadStateOption(coll))
+		if err != nil {
+			return fmt.Errorf("health check: load state of %s: %w", coll, err)
+		}
+		if state.State != entity.LoadStateLoaded {
+			return fmt.Errorf("health check: collection %s is not loaded", coll)
+		}
 	}
 	return nil
 }
