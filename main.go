@@ -29,6 +29,7 @@ import (
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/embedded"
+	"github.com/memproxy/memproxy/memory/milvus"
 	"github.com/memproxy/memproxy/policies"
 	"github.com/memproxy/memproxy/proxy"
 )
@@ -64,7 +65,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	if err != nil {
 		return err
 	}
-	store, err := newStore(cfg, embedder)
+	store, err := newStore(ctx, cfg, embedder, log)
 	if err != nil {
 		return err
 	}
@@ -118,6 +119,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 		Memories:             svc,
 		Queue:                outbox,
 		APIKeys:              cfg.APIKeys,
+		Readiness:            store,
 		ClientKeys:           cfg.Auth.ClientKeys,
 		IdentitySecret:       []byte(cfg.Auth.IdentitySecret),
 		MaxConcurrentPerUser: cfg.Limits.MaxConcurrentPerUser,
@@ -267,15 +269,29 @@ func newEmbedder(ctx context.Context, cfg config.Config, log *slog.Logger) (memo
 	return e, nil
 }
 
-func newStore(cfg config.Config, e memory.Embedder) (memory.Store, error) {
+// A readyStore is a memory.Store that can say whether it serves.
+type readyStore interface {
+	memory.Store
+	proxy.Readiness
+}
+
+func newStore(ctx context.Context, cfg config.Config, e memory.Embedder, log *slog.Logger) (readyStore, error) {
 	switch cfg.Store {
-	case "embedded":
+	case "milvus":
+		s, err := milvus.Open(ctx, milvus.Config{
+			Address: cfg.Milvus.Address, Token: cfg.Milvus.Token, Database: cfg.Milvus.Database,
+			Collection: cfg.Milvus.Collection, ConnectTimeout: time.Duration(cfg.Milvus.ConnectTimeout),
+			Dims: e.Dimensions(), Space: e.Name(), Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("store (MEMPROXY_STORE=milvus, MEMPROXY_MILVUS_ADDRESS=%s): %w", cfg.Milvus.Address, err)
+		}
+		return s, nil
+	default:
 		s, err := embedded.Open(cfg.DataDir, e.Dimensions(), e.Name())
 		if err != nil {
 			return nil, fmt.Errorf("store (MEMPROXY_DATA_DIR=%s): %w", cfg.DataDir, err)
 		}
 		return s, nil
-	default:
-		return nil, fmt.Errorf("store (MEMPROXY_STORE): %q is not available in this build", cfg.Store)
 	}
 }

@@ -154,7 +154,7 @@ func policyExplain(ctx context.Context, args []string, getenv func(string) strin
 		embedder, err := newEmbedder(ctx, cfg, log)
 		if err == nil {
 			var store memory.Store
-			if store, err = newStore(cfg, embedder); err == nil {
+			if store, err = newStore(ctx, cfg, embedder, log); err == nil {
 				defer store.Close()
 				recaller = &memory.Retriever{Store: store, Embedder: embedder}
 			}

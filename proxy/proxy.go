@@ -55,6 +55,11 @@ type Queue interface {
 	Discard(seq uint64) error
 }
 
+// Readiness reports whether the memory store can serve: nil, or why not.
+type Readiness interface {
+	Ready(ctx context.Context) error
+}
+
 // Options configure a Server. Upstream and Recaller are required.
 type Options struct {
 	// Upstream is the base URL an OpenAI SDK would use, such as
@@ -92,6 +97,8 @@ type Options struct {
 	// set, serves them at /metrics.
 	Metrics        *Metrics
 	MetricsHandler http.Handler
+	// Readiness answers /readyz; nil: always ready.
+	Readiness Readiness
 
 	// RecallTimeout is the latency budget of recall.
 	RecallTimeout time.Duration
@@ -214,6 +221,7 @@ func (s *Server) routes() *gin.Engine {
 	e.POST("/v1/responses", s.clientKey, s.chatRoute(responses))
 
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/readyz", s.readyz)
 	if s.opts.MetricsHandler != nil {
 		e.GET("/metrics", gin.WrapH(s.opts.MetricsHandler))
 	}
@@ -277,4 +285,21 @@ func NewTransport() *http.Transport {
 	t.MaxIdleConnsPerHost = 512
 	t.IdleConnTimeout = 90 * time.Second
 	return t
+}
+
+// readyTimeout bounds the store's readiness check.
+const readyTimeout = 2 * time.Second
+
+// readyz says whether the memory store can serve. Chat works either way
+// (memory fails open); a load balancer may still prefer a ready sidecar.
+func (s *Server) readyz(c *gin.Context) {
+	if s.opts.Readiness != nil {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
+		defer cancel()
+		if err := s.opts.Readiness.Ready(ctx); err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "store": err.Error()})
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }

@@ -5,20 +5,26 @@
 # official OpenAI SDKs and the newest mem0ai SDKs for Python (into
 # .venv-test) and Node (into testdata/sdk/node/node_modules), the mem0ai
 # Python SDK of the 1.0.x line the seed cookbook was written for (into
-# .venv-mem0-1), and staticcheck. Then checks formatting,
+# .venv-mem0-1), the Milvus servers (Milvus Lite and the standalone Milvus
+# binary, into .venv-milvus), and staticcheck. Starts both Milvus servers
+# on free loopback ports and stops them on exit. Then checks formatting,
 # vets, lints, and runs all Go tests under the race detector, including the
-# ones that drive those SDKs against the sidecar; with
-# MEMPROXY_REQUIRE_SDKS=1 a missing SDK fails them instead of skipping.
+# ones that drive those SDKs against the sidecar and the Milvus store
+# against both servers; with MEMPROXY_REQUIRE_SDKS=1 a missing SDK or
+# server fails them instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "installing the Python SDKs (.venv-test, .venv-mem0-1)"
+step "installing the Python SDKs and servers (.venv-test, .venv-mem0-1, .venv-milvus)"
 python3 -m venv .venv-test
 .venv-test/bin/pip install --quiet --disable-pip-version-check -r testdata/sdk/requirements.txt
 python3 -m venv .venv-mem0-1
 .venv-mem0-1/bin/pip install --quiet --disable-pip-version-check -r testdata/sdk/requirements-mem0-1.txt
+# The servers live apart from the SDKs: their dependencies never meet.
+python3 -m venv .venv-milvus
+.venv-milvus/bin/pip install --quiet --disable-pip-version-check -r testdata/milvus/requirements.txt
 
 step "installing the Node SDK (testdata/sdk/node)"
 (cd testdata/sdk/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
@@ -31,6 +37,14 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+step "starting the Milvus servers"
+source scripts/milvus.sh
+trap stop_milvus EXIT
+start_milvus_lite
+start_milvus_standalone
+# The sidecar's kill-and-restart test runs a Milvus Lite of its own.
+export MEMPROXY_TEST_MILVUS_LITE_BIN="$PWD/.venv-milvus/bin/milvus-lite"
 
 step "running the tests (race detector on)"
 export MEMPROXY_REQUIRE_SDKS=1

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -38,9 +39,10 @@ var (
 
 // Store is the embedded memory.Store.
 type Store struct {
-	db    *bolt.DB
-	dims  int
-	space string
+	db     *bolt.DB
+	dims   int
+	space  string
+	closed atomic.Bool
 
 	// writeMu serialises writers, so that a check and the write that
 	// depends on it are atomic, without holding mu (and blocking searches)
@@ -125,7 +127,18 @@ func (s *Store) load(path string) error {
 }
 
 // Close closes the database file.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return s.db.Close()
+}
+
+// Ready reports whether the store can serve: always, until it is closed.
+func (s *Store) Ready(context.Context) error {
+	if s.closed.Load() {
+		return errors.New("embedded store: closed")
+	}
+	return nil
+}
 
 // Add inserts new memories; it fails, writing none, if any id exists.
 func (s *Store) Add(ctx context.Context, ms ...memory.Memory) error {

@@ -165,3 +165,14 @@ func writeForever(dir string) {
 		fmt.Println("acked", m.ID) // only after Add returned
 	}
 }
+
+func TestReadyUntilClosed(t *testing.T) {
+	s := open(t, t.TempDir())
+	if err := s.Ready(context.Background()); err != nil {
+		t.Errorf("Ready of an open store: %v", err)
+	}
+	s.Close()
+	if err := s.Ready(context.Background()); err == nil {
+		t.Error("Ready of a closed store is nil")
+	}
+}

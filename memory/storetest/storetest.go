@@ -393,8 +393,10 @@ func testHostileIDs(t *testing.T, s memory.Store, n int) {
 	for i := 0; i < len(ms); i += 200 {
 		mustAdd(t, s, ms[i:min(i+200, len(ms))]...)
 	}
-	for i, id := range ids {
-		want := ms[i+1].ID
+	// The ids are checked concurrently: a server store answers each read
+	// in a round trip, and a thousand ids in sequence would take minutes.
+	err := parallel(len(ids), func(i int) error {
+		id, want := ids[i], ms[i+1].ID
 		for name, f := range map[string]memory.Filter{
 			"user":         memory.UserFilter(id),
 			"persona":      memory.And(memory.Eq(memory.FieldAgentID, id), memory.Eq(memory.FieldUserID, id)),
@@ -403,34 +405,76 @@ func testHostileIDs(t *testing.T, s memory.Store, n int) {
 		} {
 			got, err := s.List(ctx(t), f, memory.Page{Fresh: true})
 			if err != nil {
-				t.Fatalf("id %q: %s filter: %v", id, name, err)
+				return fmt.Errorf("id %q: %s filter: %v", id, name, err)
 			}
 			if len(got) != 1 || got[0].ID != want {
-				t.Fatalf("id %q: %s filter found %d memories (%v), want exactly its own", id, name, len(got), texts(ms, idsOf(got, memID)))
+				return fmt.Errorf("id %q: %s filter found %d memories (%v), want exactly its own", id, name, len(got), texts(ms, idsOf(got, memID)))
 			}
 		}
 		if i%10 == 0 {
 			hits, err := s.Search(ctx(t), memory.SearchRequest{Vector: Vec(0), Filter: memory.UserFilter(id), TopK: 10, Fresh: true})
 			if err != nil || len(hits) != 1 || hits[0].ID != want {
-				t.Fatalf("id %q: search found %d (%v)", id, len(hits), err)
+				return fmt.Errorf("id %q: search found %d (%v)", id, len(hits), err)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	// Deleting every hostile id's memories, each by a filter on its own
 	// id, leaves the bystander alone.
-	for _, id := range ids {
-		got, err := s.List(ctx(t), memory.UserFilter(id), memory.Page{Fresh: true})
+	err = parallel(len(ids), func(i int) error {
+		got, err := s.List(ctx(t), memory.UserFilter(ids[i]), memory.Page{Fresh: true})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		if err := s.Delete(ctx(t), idsOf(got, memID)...); err != nil {
-			t.Fatal(err)
-		}
+		return s.Delete(ctx(t), idsOf(got, memID)...)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	left, err := s.List(ctx(t), memory.Filter{}, memory.Page{Fresh: true})
 	if err != nil || len(left) != 1 || left[0].ID != bystander.ID {
 		t.Errorf("after deleting every hostile id's memories, left: %d (%v)", len(left), err)
 	}
+}
+
+// parallel calls fn(0) to fn(n-1) from a few goroutines and returns the
+// first error, after which it starts no more calls.
+func parallel(n int, fn func(i int) error) error {
+	const workers = 16
+	next := make(chan int)
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return firstErr
 }
 
 func testMetadata(t *testing.T, s memory.Store) {

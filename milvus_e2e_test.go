@@ -1,0 +1,235 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// milvusServers returns the Milvus servers scripts/test.sh started; see
+// sdkTool for when a missing one skips or fails.
+func milvusServers(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for name, env := range map[string]string{"lite": "MEMPROXY_TEST_MILVUS_LITE", "standalone": "MEMPROXY_TEST_MILVUS_STANDALONE"} {
+		if addr := os.Getenv(env); addr != "" {
+			out[name] = addr
+		} else if os.Getenv("MEMPROXY_REQUIRE_SDKS") != "" {
+			t.Errorf("%s is not set; scripts/test.sh starts the Milvus servers", env)
+		}
+	}
+	if len(out) == 0 {
+		t.Skip("no Milvus server; run scripts/test.sh")
+	}
+	return out
+}
+
+func milvusEnv(addr string) map[string]string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return map[string]string{
+		"MEMPROXY_STORE":                  "milvus",
+		"MEMPROXY_MILVUS_ADDRESS":         addr,
+		"MEMPROXY_MILVUS_COLLECTION":      "memproxy_e2e_" + hex.EncodeToString(b),
+		"MEMPROXY_MILVUS_CONNECT_TIMEOUT": "2s",
+	}
+}
+
+// chat sends one chat request for user and agent and returns the
+// X-Memory-Status of the answer and how long it took.
+func (s *sidecar) chat(user, agent, text string) (string, time.Duration) {
+	s.t.Helper()
+	req, _ := http.NewRequest("POST", s.url+"/v1/chat/completions", strings.NewReader(
+		`{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You're a supportive fitness coach."},{"role":"user","content":"`+text+`"}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer sk-client-key")
+	req.Header.Set("X-Memory-User-Id", user)
+	req.Header.Set("X-Memory-Agent-Id", agent)
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		s.t.Fatalf("chat answered %d", resp.StatusCode)
+	}
+	return resp.Header.Get("X-Memory-Status"), time.Since(start)
+}
+
+// waitFor retries cond every 100ms until it holds or d passes.
+func waitFor(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return true
+}
+
+// TestFitCoachOnMilvus runs the seed's FitCoach flow through the sidecar
+// on each Milvus server: a persona written once through the memory API,
+// Sarah's and Mike's facts learned from their chats, each recalled for
+// its own user only.
+func TestFitCoachOnMilvus(t *testing.T) {
+	for name, addr := range milvusServers(t) {
+		t.Run(name, func(t *testing.T) {
+			s := startSidecar(t, milvusEnv(addr))
+			s.addPersona("fitcoach_v1", fitcoachPersona)
+			s.chat("sarah", "fitcoach_v1", "My goal is to run a half marathon by June.")
+			s.chat("mike", "fitcoach_v1", "Bench press: 185 lbs x 10 reps, 3 sets.")
+			// The chat path reads a Bounded snapshot: what was learned shows
+			// within Milvus' graceful time.
+			var last string
+			if !waitFor(20*time.Second, func() bool {
+				status, _ := s.chat("sarah", "fitcoach_v1", "Just finished my run today!")
+				r, _ := s.up.Last("/v1/chat/completions")
+				last = string(r.Body)
+				return status == "injected" && strings.Contains(last, "half marathon")
+			}) {
+				t.Fatalf("Sarah's goal was not recalled: %s", last)
+			}
+			if !strings.Contains(last, fitcoachPersona) {
+				t.Errorf("Sarah's request lacks the persona: %s", last)
+			}
+			if !waitFor(20*time.Second, func() bool {
+				s.chat("mike", "fitcoach_v1", "What should I lift next?")
+				r, _ := s.up.Last("/v1/chat/completions")
+				last = string(r.Body)
+				return strings.Contains(last, "Bench press")
+			}) {
+				t.Fatalf("Mike's lift was not recalled: %s", last)
+			}
+			for _, r := range s.up.Requests() {
+				body := string(r.Body)
+				if strings.Contains(body, "Bench press") && strings.Contains(body, "half marathon") {
+					t.Errorf("a request carries both users' memories: %s", body)
+				}
+			}
+			code, body := s.do("GET", "/readyz", "", nil)
+			if code != 200 || !strings.Contains(body, `"ready"`) {
+				t.Errorf("/readyz = %d %s", code, body)
+			}
+		})
+	}
+}
+
+// liteServer is a Milvus Lite process of the test's own, which it may kill.
+type liteServer struct {
+	t    *testing.T
+	bin  string
+	dir  string
+	addr string
+	cmd  *exec.Cmd
+}
+
+func startLite(t *testing.T, bin, dir, addr string) *liteServer {
+	t.Helper()
+	l := &liteServer{t: t, bin: bin, dir: dir, addr: addr}
+	host, port, _ := net.SplitHostPort(addr)
+	l.cmd = exec.Command(bin, "server", "--data-dir", dir, "--host", host, "--port", port)
+	log, err := os.OpenFile(filepath.Join(filepath.Dir(dir), "lite.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.cmd.Stdout, l.cmd.Stderr = log, log
+	l.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := l.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.kill(); log.Close() })
+	if !waitFor(60*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}) {
+		t.Fatalf("Milvus Lite did not listen on %s in 60s", addr)
+	}
+	return l
+}
+
+// kill ends the server at once, as a crash would (SIGKILL).
+func (l *liteServer) kill() {
+	if l.cmd.ProcessState == nil {
+		syscall.Kill(-l.cmd.Process.Pid, syscall.SIGKILL)
+		l.cmd.Wait()
+	}
+}
+
+// TestMilvusKilledMidRun kills the Milvus server under a running sidecar:
+// chat keeps answering within the recall budget, saying it failed open,
+// /readyz says why; once the server is back, memory works again without
+// anyone touching the sidecar.
+func TestMilvusKilledMidRun(t *testing.T) {
+	bin := os.Getenv("MEMPROXY_TEST_MILVUS_LITE_BIN")
+	if bin == "" {
+		bin = ".venv-milvus/bin/milvus-lite"
+	}
+	bin = sdkTool(t, bin, "the milvus-lite server")
+	dir := filepath.Join(t.TempDir(), "data")
+	addr := freeAddr(t)
+	lite := startLite(t, bin, dir, addr)
+	s := startSidecar(t, milvusEnv(addr))
+	s.addPersona("fitcoach_v1", fitcoachPersona)
+	if status, _ := s.chat("sarah", "fitcoach_v1", "Hi coach!"); status != "injected" {
+		t.Fatalf("before the kill: X-Memory-Status %q, want injected", status)
+	}
+
+	lite.kill()
+	for i := range 5 {
+		status, took := s.chat("sarah", "fitcoach_v1", fmt.Sprintf("Still there? (%d)", i))
+		if !strings.HasPrefix(status, "failed-open") {
+			t.Errorf("with Milvus down: X-Memory-Status %q, want failed-open", status)
+		}
+		// The recall budget is 150ms; the rest is the fake upstream and
+		// the race detector.
+		if took > time.Second {
+			t.Errorf("with Milvus down, chat took %v", took)
+		}
+	}
+	if !waitFor(10*time.Second, func() bool {
+		code, body := s.do("GET", "/readyz", "", nil)
+		return code == 503 && strings.Contains(body, `"unavailable"`)
+	}) {
+		code, body := s.do("GET", "/readyz", "", nil)
+		t.Errorf("with Milvus down, /readyz = %d %s", code, body)
+	}
+
+	startLite(t, bin, dir, addr)
+	if !waitFor(30*time.Second, func() bool {
+		code, _ := s.do("GET", "/readyz", "", nil)
+		return code == 200
+	}) {
+		code, body := s.do("GET", "/readyz", "", nil)
+		t.Fatalf("30s after Milvus came back, /readyz = %d %s", code, body)
+	}
+	// Writes work again (the persona of before may or may not have
+	// survived the kill -9 of Milvus Lite; this one is new).
+	s.addPersona("fitcoach_v2", "I am FitCoach 2, back after the outage.")
+	if !waitFor(10*time.Second, func() bool {
+		status, _ := s.chat("sarah", "fitcoach_v2", "Hi again!")
+		return status == "injected"
+	}) {
+		status, _ := s.chat("sarah", "fitcoach_v2", "Hi again!")
+		t.Fatalf("after Milvus came back: X-Memory-Status %q, want injected", status)
+	}
+	last, _ := s.up.Last("/v1/chat/completions")
+	if !strings.Contains(string(last.Body), "back after the outage") {
+		t.Errorf("after recovery the request lacks the new persona: %s", last.Body)
+	}
+}
