@@ -202,20 +202,26 @@ func TestMilvusKilledMidRun(t *testing.T) {
 			t.Errorf("with Milvus down, chat took %v", took)
 		}
 	}
+	// A sidecar whose store is down still serves (failing open): /readyz
+	// says degraded and why; ?strict=1 answers 503 for those who route
+	// around degraded instances.
 	if !waitFor(10*time.Second, func() bool {
-		code, body := s.do("GET", "/readyz", "", nil)
-		return code == 503 && strings.Contains(body, `"unavailable"`)
+		code, body := s.do("GET", "/readyz?strict=1", "", nil)
+		return code == 503 && strings.Contains(body, `"degraded"`)
 	}) {
-		code, body := s.do("GET", "/readyz", "", nil)
-		t.Errorf("with Milvus down, /readyz = %d %s", code, body)
+		code, body := s.do("GET", "/readyz?strict=1", "", nil)
+		t.Errorf("with Milvus down, /readyz?strict=1 = %d %s", code, body)
+	}
+	if code, body := s.do("GET", "/readyz", "", nil); code != 200 || !strings.Contains(body, `"degraded"`) || !strings.Contains(body, "unavailable") {
+		t.Errorf("with Milvus down, /readyz = %d %s, want 200 degraded with the store's reason", code, body)
 	}
 
 	startLite(t, bin, dir, addr)
 	if !waitFor(30*time.Second, func() bool {
-		code, _ := s.do("GET", "/readyz", "", nil)
+		code, _ := s.do("GET", "/readyz?strict=1", "", nil)
 		return code == 200
 	}) {
-		code, body := s.do("GET", "/readyz", "", nil)
+		code, body := s.do("GET", "/readyz?strict=1", "", nil)
 		t.Fatalf("30s after Milvus came back, /readyz = %d %s", code, body)
 	}
 	// Writes work again (the persona of before may or may not have

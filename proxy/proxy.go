@@ -293,13 +293,35 @@ const readyTimeout = 2 * time.Second
 // readyz says whether the memory store can serve. Chat works either way
 // (memory fails open); a load balancer may still prefer a ready sidecar.
 func (s *Server) readyz(c *gin.Context) {
+	body := gin.H{"status": "ready", "store": "ok"}
+	degraded := false
 	if s.opts.Readiness != nil {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 		defer cancel()
 		if err := s.opts.Readiness.Ready(ctx); err != nil {
-			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "store": err.Error()})
-			return
+			body["store"], degraded = err.Error(), true
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	if s.opts.Queue != nil {
+		st := s.opts.Queue.Stats()
+		accepting := "ok"
+		if acc, ok := s.opts.Learner.(accepter); ok {
+			if err := acc.Accepting(); err != nil {
+				accepting, degraded = learnReason(err), true
+			}
+		}
+		body["outbox"] = gin.H{"pending": st.Pending, "in_flight": st.InFlight, "dead": st.Dead, "limit": st.Limit, "accepting": accepting}
+	}
+	code := http.StatusOK
+	if degraded {
+		body["status"] = "degraded"
+		// Chat still works when memory is down (it fails open), so a sidecar
+		// stays ready: in a pod, an unready sidecar would take its app's
+		// traffic away. ?strict=1 answers 503 instead, for deployments that
+		// would rather route around a degraded instance.
+		if c.Query("strict") != "" && c.Query("strict") != "0" {
+			code = http.StatusServiceUnavailable
+		}
+	}
+	c.JSON(code, body)
 }

@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/memproxy/memproxy/memory"
 )
 
 type readiness func(ctx context.Context) error
@@ -16,28 +19,32 @@ type readiness func(ctx context.Context) error
 func (r readiness) Ready(ctx context.Context) error { return r(ctx) }
 
 // TestReadyz checks /readyz for a ready store, a store that says why it is
-// not, a store that does not answer in time, and no store check at all.
+// not, a store that does not answer in time, and no store check at all; by
+// default a degraded sidecar stays ready (chat fails open), ?strict=1 says
+// 503.
 func TestReadyz(t *testing.T) {
+	down := readiness(func(context.Context) error { return errors.New("milvus store unavailable: connection refused") })
+	hung := readiness(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
 	tests := []struct {
 		name      string
 		readiness Readiness
+		path      string
 		code      int
 		status    string
 		store     string
 	}{
-		{"no check", nil, http.StatusOK, "ready", ""},
-		{"ready", readiness(func(context.Context) error { return nil }), http.StatusOK, "ready", ""},
-		{"unavailable", readiness(func(context.Context) error { return errors.New("milvus store unavailable: connection refused") }),
-			http.StatusServiceUnavailable, "unavailable", "milvus store unavailable: connection refused"},
-		{"hung", readiness(func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }),
-			http.StatusServiceUnavailable, "unavailable", "context deadline exceeded"},
+		{"no check", nil, "/readyz", http.StatusOK, "ready", "ok"},
+		{"ready", readiness(func(context.Context) error { return nil }), "/readyz?strict=1", http.StatusOK, "ready", "ok"},
+		{"unavailable", down, "/readyz", http.StatusOK, "degraded", "milvus store unavailable: connection refused"},
+		{"unavailable, strict", down, "/readyz?strict=1", http.StatusServiceUnavailable, "degraded", "milvus store unavailable: connection refused"},
+		{"hung, strict", hung, "/readyz?strict=1", http.StatusServiceUnavailable, "degraded", "context deadline exceeded"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := New(Options{Upstream: mustURL(t, "http://127.0.0.1:1/v1"), Readiness: tc.readiness})
 			start := time.Now()
 			rec := httptest.NewRecorder()
-			s.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+			s.ServeHTTP(rec, httptest.NewRequest("GET", tc.path, nil))
 			if d := time.Since(start); d > readyTimeout+time.Second {
 				t.Errorf("/readyz took %v", d)
 			}
@@ -46,9 +53,32 @@ func TestReadyz(t *testing.T) {
 				t.Fatalf("body %q: %v", rec.Body, err)
 			}
 			if rec.Code != tc.code || body.Status != tc.status || body.Store != tc.store {
-				t.Errorf("/readyz = %d %+v, want %d %q %q", rec.Code, body, tc.code, tc.status, tc.store)
+				t.Errorf("%s = %d %+v, want %d %q %q", tc.path, rec.Code, body, tc.code, tc.status, tc.store)
 			}
 		})
+	}
+}
+
+// TestReadyzReportsTheOutbox: a full outbox is reported, and degrades.
+func TestReadyzReportsTheOutbox(t *testing.T) {
+	h := newHarness(t)
+	resp, body := h.do("GET", "/readyz", "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"outbox":{`) || !strings.Contains(body, `"accepting":"ok"`) || !strings.Contains(body, `"limit":100`) {
+		t.Errorf("/readyz = %d %s", resp.StatusCode, body)
+	}
+	full, err := memory.OpenOutbox(t.TempDir(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	full.Enqueue(memory.Turn{ID: "x", Identity: memory.Identity{UserID: "u"}, UserMessages: []string{"A fact that fills the queue."}})
+	h2 := newHarness(t, func(o *Options) {
+		o.Queue = full
+		o.Learner = memory.NewWriter(&memory.Service{}, full, memory.WriterConfig{}, nil)
+	})
+	resp, body = h2.do("GET", "/readyz?strict=1", "", nil)
+	if resp.StatusCode != 503 || !strings.Contains(body, `"accepting":"outbox full"`) || !strings.Contains(body, `"pending":1`) {
+		t.Errorf("/readyz?strict=1 with a full outbox = %d %s", resp.StatusCode, body)
 	}
 }
 
