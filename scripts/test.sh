@@ -51,3 +51,14 @@ export MEMPROXY_REQUIRE_SDKS=1
 export MEMPROXY_TEST_PYTHON="$PWD/.venv-test/bin/python"
 export MEMPROXY_TEST_PYTHON_MEM0_1="$PWD/.venv-mem0-1/bin/python"
 go test -race -count=1 -timeout 20m ./...
+
+# Fuzz the parsers that take untrusted bytes, for a bounded time each. A
+# crasher fails the run; `go test` saves it under testdata/fuzz, where it
+# stays as a regression case once fixed.
+step "fuzzing (15s per target)"
+for target in \
+	./injector:FuzzChat ./injector:FuzzResponses ./injector:FuzzStrip \
+	./proxy:FuzzSSEEvents ./proxy:FuzzParseFilters \
+	./memory/milvus:FuzzCompile; do
+	go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime 15s "${target%%:*}"
+done
