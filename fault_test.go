@@ -355,4 +355,3 @@ func TestOutboxDiskFull(t *testing.T) {
 		t.Errorf("%d memories, want the one learned before", n)
 	}
 }
-
