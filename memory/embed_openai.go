@@ -36,14 +36,20 @@ func NewOpenAIEmbedder(cfg OpenAIEmbedderConfig) (*OpenAIEmbedder, error) {
 	if cfg.Model == "" {
 		return nil, fmt.Errorf("openai embedder: no model configured")
 	}
-	oc := openai.DefaultConfig(cfg.APIKey)
-	if cfg.BaseURL != "" {
-		oc.BaseURL = cfg.BaseURL
+	return &OpenAIEmbedder{client: newOpenAIClient(cfg.BaseURL, cfg.APIKey, cfg.HTTPClient), cfg: cfg}, nil
+}
+
+// newOpenAIClient returns a go-openai client for an OpenAI-compatible API
+// at baseURL (the OpenAI API when empty).
+func newOpenAIClient(baseURL, apiKey string, hc *http.Client) *openai.Client {
+	oc := openai.DefaultConfig(apiKey)
+	if baseURL != "" {
+		oc.BaseURL = baseURL
 	}
-	if cfg.HTTPClient != nil {
-		oc.HTTPClient = cfg.HTTPClient
+	if hc != nil {
+		oc.HTTPClient = hc
 	}
-	return &OpenAIEmbedder{client: openai.NewClientWithConfig(oc), cfg: cfg}, nil
+	return openai.NewClientWithConfig(oc)
 }
 
 // ErrDimensions is wrapped by Check when the model's vectors cannot have

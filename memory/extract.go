@@ -135,14 +135,7 @@ func NewLLMExtractor(cfg LLMConfig) (*LLMExtractor, error) {
 	if cfg.Model == "" {
 		return nil, errors.New("llm extractor: no model configured")
 	}
-	oc := openai.DefaultConfig(cfg.APIKey)
-	if cfg.BaseURL != "" {
-		oc.BaseURL = cfg.BaseURL
-	}
-	if cfg.HTTPClient != nil {
-		oc.HTTPClient = cfg.HTTPClient
-	}
-	return &LLMExtractor{client: openai.NewClientWithConfig(oc), cfg: cfg}, nil
+	return &LLMExtractor{client: newOpenAIClient(cfg.BaseURL, cfg.APIKey, cfg.HTTPClient), cfg: cfg}, nil
 }
 
 // ErrModelOutput is wrapped by errors about a model's answer that cannot

@@ -1,7 +1,9 @@
 package memory
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 )
 
@@ -73,4 +75,15 @@ type HistoryRecord struct {
 	AppID     string
 	RequestID string // the turn or API request that made the change
 	CreatedAt time.Time
+}
+
+// SortHistory puts records in the order History returns them: oldest
+// first, ties broken by id.
+func SortHistory(rs []HistoryRecord) {
+	slices.SortStableFunc(rs, func(a, b HistoryRecord) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
 }

@@ -194,3 +194,17 @@ func oneInsertion(in, out []byte) (string, bool) {
 	}
 	return string(out[p : len(out)-s]), p+s == len(in) && bytes.Equal(in[:p], out[:p])
 }
+
+// fullOutbox returns an outbox of one turn that holds one turn.
+func fullOutbox(t *testing.T) *memory.Outbox {
+	t.Helper()
+	ob, err := memory.OpenOutbox(t.TempDir(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ob.Close() })
+	if err := ob.Enqueue(memory.Turn{ID: "x", Identity: memory.Identity{UserID: "u"}, UserMessages: []string{"A fact that fills the queue."}}); err != nil {
+		t.Fatal(err)
+	}
+	return ob
+}

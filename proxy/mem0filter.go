@@ -136,10 +136,7 @@ func (p *filterParser) object(obj jsonObject, path string, depth int, top bool) 
 		}
 		parts = append(parts, f)
 	}
-	if len(parts) == 1 {
-		return parts[0], nil
-	}
-	return memory.Filter{Op: memory.OpAnd, Args: parts}, nil
+	return memory.And(parts...), nil
 }
 
 // entry compiles one key of a filter object.
@@ -167,10 +164,7 @@ func (p *filterParser) entry(key string, v any, path string, depth int) (memory.
 			}
 			parts = append(parts, f)
 		}
-		if len(parts) == 1 {
-			return parts[0], nil
-		}
-		return memory.Filter{Op: memory.OpAnd, Args: parts}, nil
+		return memory.And(parts...), nil
 	}
 	if mk, ok := strings.CutPrefix(key, "metadata."); ok {
 		if err := checkMetaKey(mk, path); err != nil {
@@ -278,10 +272,7 @@ func (p *filterParser) condition(field string, meta bool, v any, path string) (m
 		}
 		parts = append(parts, f)
 	}
-	if len(parts) == 1 {
-		return parts[0], nil
-	}
-	return memory.Filter{Op: memory.OpAnd, Args: parts}, nil
+	return memory.And(parts...), nil
 }
 
 // compare compiles field op value, checking the value's type.

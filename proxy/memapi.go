@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,21 +36,12 @@ func (s *Server) apiAuth(c *gin.Context) {
 		return
 	}
 	scheme, key, ok := strings.Cut(c.GetHeader("Authorization"), " ")
-	if !ok || !(strings.EqualFold(scheme, "Token") || strings.EqualFold(scheme, "Bearer")) || !s.validKey(strings.TrimSpace(key)) {
+	if !ok || !(strings.EqualFold(scheme, "Token") || strings.EqualFold(scheme, "Bearer")) || !matchKey(strings.TrimSpace(key), s.opts.APIKeys) {
 		writeAPIError(c, http.StatusUnauthorized, "unauthorized",
 			"missing or invalid API key: send Authorization: Token <key> with a key from MEMPROXY_API_KEYS")
 		return
 	}
 	c.Next()
-}
-
-// validKey compares key with every configured key in constant time.
-func (s *Server) validKey(key string) bool {
-	ok := 0
-	for _, k := range s.opts.APIKeys {
-		ok |= subtle.ConstantTimeCompare([]byte(key), []byte(k))
-	}
-	return ok == 1
 }
 
 // needMemories answers 503 for the memory endpoints when no store is

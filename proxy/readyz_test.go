@@ -66,12 +66,7 @@ func TestReadyzReportsTheOutbox(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `"outbox":{`) || !strings.Contains(body, `"accepting":"ok"`) || !strings.Contains(body, `"limit":100`) {
 		t.Errorf("/readyz = %d %s", resp.StatusCode, body)
 	}
-	full, err := memory.OpenOutbox(t.TempDir(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer full.Close()
-	full.Enqueue(memory.Turn{ID: "x", Identity: memory.Identity{UserID: "u"}, UserMessages: []string{"A fact that fills the queue."}})
+	full := fullOutbox(t)
 	h2 := newHarness(t, func(o *Options) {
 		o.Queue = full
 		o.Learner = memory.NewWriter(&memory.Service{}, full, memory.WriterConfig{}, nil)

@@ -132,12 +132,7 @@ func TestLearningHeader(t *testing.T) {
 	}
 	// A full outbox: the answer says beforehand that this turn is lost to
 	// learning, and the chat call is unaffected.
-	full, err := memory.OpenOutbox(t.TempDir(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer full.Close()
-	full.Enqueue(memory.Turn{ID: "x", Identity: memory.Identity{UserID: "u"}, UserMessages: []string{"A fact that fills the queue."}})
+	full := fullOutbox(t)
 	h2 := newHarness(t, func(o *Options) {
 		o.Learner = memory.NewWriter(&memory.Service{Store: nil}, full, memory.WriterConfig{}, nil)
 	})

@@ -397,12 +397,7 @@ func (s *Store) History(ctx context.Context, memoryID string) ([]memory.HistoryR
 	if err != nil {
 		return nil, fmt.Errorf("embedded store: reading history: %w", err)
 	}
-	slices.SortStableFunc(out, func(a, b memory.HistoryRecord) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	memory.SortHistory(out)
 	return out, nil
 }
 

@@ -806,12 +806,7 @@ func (s *Store) History(ctx context.Context, memoryID string) ([]memory.HistoryR
 			return nil, fmt.Errorf("milvus store: decoding a history record of %s: %w", memoryID, err)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b memory.HistoryRecord) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	memory.SortHistory(out)
 	return out, nil
 }
 
