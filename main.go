@@ -51,6 +51,10 @@ func main() {
 // shutdownTimeout is how long open streams may run on after a stop signal.
 const shutdownTimeout = 30 * time.Second
 
+// handoffTimeout is how long the answers of the last requests may take to
+// reach the outbox after the server has stopped.
+const handoffTimeout = 5 * time.Second
+
 // run serves until ctx is done. onListen, if set, learns the address
 // served once the port is open (tests listen on port 0).
 func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onListen func(addr string)) error {
@@ -176,10 +180,23 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 		err = srv.Shutdown(sctx)
 		cancel()
+		if err != nil {
+			// Streams still open after the grace period are cut: their
+			// clients see the connection close, their answers are not learned.
+			log.Warn("shutdown: closing connections still open", "err", err)
+			srv.Close()
+			err = nil
+		}
 	}
 	// The answers of the last requests are handed to the writer; then it
-	// applies what is queued and stops.
-	handler.WaitHandoffs()
+	// applies what is queued and stops. Each step is bounded, so a stuck
+	// store or model cannot keep the process from exiting; what is not
+	// applied stays in the outbox for the next start.
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handoffTimeout)
+	if herr := handler.WaitHandoffs(hctx); herr != nil {
+		log.Warn("shutdown: stopped waiting for answers", "err", herr)
+	}
+	cancel()
 	stopWriter()
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {

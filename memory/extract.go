@@ -9,9 +9,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	openai "github.com/sashabaranov/go-openai"
 
+	"github.com/memproxy/memproxy/injector"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -79,7 +81,10 @@ type Decider interface {
 // RawExtractor keeps the statements of the messages as they are (see
 // RawFact), dropping greetings, questions and requests, and sorts them
 // into categories by their words. About the agent, it keeps first-person
-// statements only ("I ...", "My ..."): what the agent says about itself.
+// singular statements only ("I ...", "My ...") that do not speak of the
+// user ("you", "your"): what the agent says about itself. A persona is
+// read by every user of the agent, so "we" statements, which tell of
+// this user's conversation, are left out too.
 type RawExtractor struct{}
 
 // Facts returns one fact per message that has statements in it.
@@ -93,7 +98,7 @@ func (RawExtractor) Facts(_ context.Context, conv []Message, req FactRequest) ([
 		if req.About == AboutAgent {
 			var mine []string
 			for _, s := range sentences(text) {
-				if firstPerson(s) {
+				if firstPerson(s) && !secondPerson(s) && !injector.Suspicious(s) {
 					mine = append(mine, s)
 				}
 			}
@@ -109,8 +114,21 @@ func (RawExtractor) Facts(_ context.Context, conv []Message, req FactRequest) ([
 func firstPerson(s string) bool {
 	first, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(s)), " ")
 	switch strings.Trim(first, ",.!") {
-	case "i", "i'm", "im", "i've", "i'll", "my", "we", "our", "we're":
+	case "i", "i'm", "im", "i've", "i'll", "i'd", "my":
 		return true
+	}
+	return false
+}
+
+// secondPerson reports whether a sentence speaks to or of its listener.
+func secondPerson(s string) bool {
+	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && r != '\''
+	}) {
+		switch strings.Trim(w, "'") {
+		case "you", "your", "yours", "yourself", "yourselves", "you're", "you've", "you'll", "you'd", "u", "ur", "y'all":
+			return true
+		}
 	}
 	return false
 }
@@ -155,7 +173,7 @@ Rules:
 - Return {"facts": []} when there is nothing worth remembering.%s`
 
 const userSubject = `Facts are about the USER and come only from the messages of these roles: %s. The other messages are context: nothing said only in them is a fact about the user.`
-const agentSubject = `Facts are about the AGENT itself (its persona: who it is, how it speaks, what it can do), from every message.`
+const agentSubject = `Facts are about the AGENT itself (its persona: who it is, how it speaks, what it can do), from every message. The persona is shared by every user of the agent: never return anything about the user or this conversation (names, plans, health, what the user said or did, "we" statements), only what would be true of the agent with any user.`
 
 // Facts asks the model for the facts of conv.
 func (l *LLMExtractor) Facts(ctx context.Context, conv []Message, req FactRequest) ([]Fact, error) {

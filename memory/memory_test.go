@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/memproxy/memproxy/internal/fakeupstream"
 	"github.com/memproxy/memproxy/memory"
@@ -313,6 +314,27 @@ func TestRawFact(t *testing.T) {
 		if got := memory.RawFact(tt.in, 8); got != tt.want {
 			t.Errorf("RawFact(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// A pasted document is cut to MaxRawFact, at a sentence where it can be.
+func TestRawFactIsBounded(t *testing.T) {
+	sentence := "I keep a training log with every run I have done this year. " // 60 runes
+	doc := strings.Repeat(sentence, 1000)
+	got := memory.RawFact(doc, 8)
+	if n := utf8.RuneCountInString(got); n > memory.MaxRawFact || n < memory.MaxRawFact-len(sentence) {
+		t.Errorf("fact of a 60,000-character message has %d characters, want at most %d and whole sentences", n, memory.MaxRawFact)
+	}
+	if !strings.HasSuffix(got, "this year.") {
+		t.Errorf("fact does not end at a sentence: ...%q", got[len(got)-20:])
+	}
+	long := "I " + strings.Repeat("really ", 1000) + "like rowing."
+	got = memory.RawFact(long, 8)
+	if n := utf8.RuneCountInString(got); n > memory.MaxRawFact || n < memory.MaxRawFact/2 {
+		t.Errorf("fact of one 7,000-character sentence has %d characters, want at most %d", n, memory.MaxRawFact)
+	}
+	if strings.HasSuffix(got, " ") || strings.HasSuffix(got, "reall") {
+		t.Errorf("one long sentence not cut at a word: ...%q", got[len(got)-20:])
 	}
 }
 

@@ -60,6 +60,7 @@ type Outbox struct {
 
 	mu       sync.Mutex
 	pending  []*pending // by seq
+	reserved int        // places held by enqueues being written
 	dead     int
 	closed   bool
 	failedAt time.Time // the last enqueue the disk refused
@@ -125,10 +126,13 @@ func (o *Outbox) Enqueue(t Turn) error {
 		o.mu.Unlock()
 		return ErrOutboxClosed
 	}
-	if len(o.pending) >= o.limit {
+	if len(o.pending)+o.reserved >= o.limit {
 		o.mu.Unlock()
 		return ErrQueueFull
 	}
+	// The place is held while the write is on its way, so that a burst of
+	// concurrent turns cannot overshoot the limit.
+	o.reserved++
 	o.mu.Unlock()
 
 	e := Entry{Turn: t, Queued: time.Now()}
@@ -150,11 +154,13 @@ func (o *Outbox) Enqueue(t Turn) error {
 	if err != nil {
 		err = fmt.Errorf("outbox: queueing turn %s: %w", t.ID, err)
 		o.mu.Lock()
+		o.reserved--
 		o.failedAt, o.failure = time.Now(), err
 		o.mu.Unlock()
 		return err
 	}
 	o.mu.Lock()
+	o.reserved--
 	// Sequences are allocated in commit order, but Batch may hand them
 	// back out of order: keep the index sorted.
 	p := &pending{seq: e.Seq, conv: keyOf(t), turnTime: t.Time}
@@ -308,10 +314,30 @@ func (o *Outbox) ack(batch []Entry) error {
 		return nil
 	})
 	if err != nil {
+		// Still queued: a replay in a while writes nothing new.
+		o.unclaim(batch, time.Now().Add(ackRetry))
 		return fmt.Errorf("outbox: removing applied turns: %w", err)
 	}
 	o.remove(batch)
 	return nil
+}
+
+// ackRetry is how soon turns are tried again when the outbox could not
+// record what became of them.
+const ackRetry = 5 * time.Second
+
+// unclaim puts turns back, no longer in flight, to be tried at next (now,
+// when next is zero). It changes nothing on disk.
+func (o *Outbox) unclaim(batch []Entry, next time.Time) {
+	o.mu.Lock()
+	for _, e := range batch {
+		if i, ok := o.find(e.Seq); ok {
+			o.pending[i].inFlight = false
+			o.pending[i].nextTry = next
+		}
+	}
+	o.mu.Unlock()
+	o.signal()
 }
 
 // fail records a failed attempt: the turns wait until retry, or move to
@@ -341,6 +367,13 @@ func (o *Outbox) fail(batch []Entry, cause error, retry time.Time, dead bool) er
 		return nil
 	})
 	if err != nil {
+		// Nothing recorded: the turns stay pending as they were, to be
+		// tried again.
+		next := time.Now().Add(ackRetry)
+		if retry.After(next) {
+			next = retry
+		}
+		o.unclaim(batch, next)
 		return fmt.Errorf("outbox: recording a failed attempt: %w", err)
 	}
 	if dead {
@@ -350,15 +383,7 @@ func (o *Outbox) fail(batch []Entry, cause error, retry time.Time, dead bool) er
 		o.mu.Unlock()
 		return nil
 	}
-	o.mu.Lock()
-	for _, e := range batch {
-		if i, ok := o.find(e.Seq); ok {
-			o.pending[i].inFlight = false
-			o.pending[i].nextTry = retry
-		}
-	}
-	o.mu.Unlock()
-	o.signal()
+	o.unclaim(batch, retry)
 	return nil
 }
 

@@ -3,13 +3,16 @@ package memory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/memproxy/memproxy/injector"
 	"github.com/memproxy/memproxy/policies"
@@ -23,14 +26,7 @@ type Turn struct {
 	Identity     Identity
 	UserMessages []string
 	Assistant    string
-	ToolCalls    []ToolCall
 	Time         time.Time
-}
-
-// A ToolCall is a function the assistant called in a turn.
-type ToolCall struct {
-	Name      string
-	Arguments string
 }
 
 // ErrQueueFull is returned by Enqueue when the outbox is full: the turn is
@@ -81,6 +77,9 @@ type Writer struct {
 // NewWriter returns a Writer that learns through svc from outbox.
 func NewWriter(svc *Service, outbox *Outbox, cfg WriterConfig, log *slog.Logger) *Writer {
 	cfg.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Writer{svc: svc, outbox: outbox, cfg: cfg, log: log}
 }
 
@@ -135,14 +134,20 @@ func skipped(l policies.Learn, msg string) bool {
 }
 
 // Run applies queued turns until ctx is done. Then it goes on applying the
-// turns that are due, until none is left or drain has passed, waits for
-// the batches in hand, and returns; what is left stays queued for the
-// next start.
+// turns that are due, until none is left or drain has passed; at that
+// deadline the batches in hand are cut short and stay queued, untouched,
+// for the next start.
 func (w *Writer) Run(ctx context.Context, drain time.Duration) {
 	sem := make(chan struct{}, w.cfg.Workers)
 	done := make(chan struct{}, w.cfg.Workers)
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	// work is what the batches run under: cut at the drain deadline, not
+	// when ctx is done, so that stopping lets the batches in hand finish.
+	work, cut := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		cut()
+		wg.Wait()
+	}()
 
 	stopping := false
 	ctxDone := ctx.Done()
@@ -160,7 +165,7 @@ func (w *Writer) Run(ctx context.Context, drain time.Duration) {
 			for _, b := range batches {
 				sem <- struct{}{}
 				wg.Go(func() {
-					w.process(b)
+					w.process(work, b)
 					<-sem
 					select { // a wake-up; a missed one costs at most a poll
 					case done <- struct{}{}:
@@ -204,37 +209,91 @@ func (w *Writer) debounce(stopping bool) time.Duration {
 // turnTimeout bounds one attempt at a batch.
 const turnTimeout = 2 * time.Minute
 
-func (w *Writer) process(batch []Entry) {
-	ctx, cancel := context.WithTimeout(context.Background(), turnTimeout)
-	defer cancel()
-	turns := make([]Turn, len(batch))
-	attempts := 0
-	for i, e := range batch {
-		turns[i] = e.Turn
-		attempts = max(attempts, e.Attempts+1)
-	}
-	start := time.Now()
-	events, err := w.Apply(ctx, turns)
+// process applies one conversation's batch. When the batch fails, its
+// turns are tried one at a time, in order: a turn that can never be
+// applied then goes to the dead letters alone, not with its neighbours.
+// When ctx is done (the writer is stopping) the turns not applied stay
+// queued as they were.
+func (w *Writer) process(ctx context.Context, batch []Entry) {
+	err := w.attempt(ctx, batch)
 	if err == nil {
-		w.cfg.Metrics.applied(len(batch), events, time.Since(start))
-		if err := w.outbox.ack(batch); err != nil {
-			// Applied but still queued: the replay will write nothing new.
-			w.log.Error("removing applied turns from the outbox failed", "err", err)
-		}
-		w.log.Debug("turns learned", "turns", len(batch), "first", turns[0].ID, "events", len(events))
 		return
 	}
+	if ctx.Err() != nil {
+		w.outbox.unclaim(batch, time.Time{})
+		return
+	}
+	if len(batch) == 1 {
+		w.settle(batch, err)
+		return
+	}
+	w.log.Debug("batch failed; trying its turns one at a time", "turns", len(batch), "first", batch[0].Turn.ID, "err", err)
+	for i := range batch {
+		one := batch[i : i+1]
+		if err := w.attempt(ctx, one); err != nil {
+			if ctx.Err() != nil {
+				w.outbox.unclaim(batch[i:], time.Time{})
+				return
+			}
+			// The later turns wait behind this one (the outbox keeps a
+			// conversation in order), their attempts not counted.
+			w.settle(one, err)
+			w.outbox.unclaim(batch[i+1:], time.Time{})
+			return
+		}
+	}
+}
+
+// attempt applies a batch once and, if that worked, removes it from the
+// outbox.
+func (w *Writer) attempt(ctx context.Context, batch []Entry) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, turnTimeout)
+	defer cancel()
+	turns := make([]Turn, len(batch))
+	for i, e := range batch {
+		turns[i] = e.Turn
+	}
+	defer func() {
+		// A bug triggered by one turn must neither stop the writer nor
+		// lose the turn: it fails like any attempt, and is retried.
+		if r := recover(); r != nil {
+			w.log.Error("learning panicked", "first", turns[0].ID, "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("learning panicked: %v", r)
+		}
+	}()
+	start := time.Now()
+	events, err := w.Apply(ctx, turns)
+	if err != nil {
+		return err
+	}
+	w.cfg.Metrics.applied(len(batch), events, time.Since(start))
+	if err := w.outbox.ack(batch); err != nil {
+		// Applied but still queued: the replay will write nothing new.
+		w.log.Error("removing applied turns from the outbox failed", "err", err)
+	}
+	w.log.Debug("turns learned", "turns", len(batch), "first", turns[0].ID, "events", len(events))
+	return nil
+}
+
+// settle records a failed attempt at turns: they wait for a retry, or
+// after MaxAttempts become dead letters.
+func (w *Writer) settle(batch []Entry, err error) {
+	attempts := 0
+	for _, e := range batch {
+		attempts = max(attempts, e.Attempts+1)
+	}
+	first := batch[0].Turn.ID
 	dead := attempts >= w.cfg.MaxAttempts
 	w.cfg.Metrics.failed(len(batch), dead)
 	if dead {
-		w.log.Error("turns moved to dead letters", "turns", len(batch), "first", turns[0].ID, "attempts", attempts, "err", err)
+		w.log.Error("turns moved to dead letters", "turns", len(batch), "first", first, "attempts", attempts, "err", err)
 		if ferr := w.outbox.fail(batch, err, time.Time{}, true); ferr != nil {
 			w.log.Error("recording the dead letters failed", "err", ferr)
 		}
 		return
 	}
 	retry := time.Now().Add(w.backoff(attempts))
-	w.log.Warn("learning failed; will retry", "turns", len(batch), "first", turns[0].ID, "attempt", attempts, "retry_at", retry, "err", err)
+	w.log.Warn("learning failed; will retry", "turns", len(batch), "first", first, "attempt", attempts, "retry_at", retry, "err", err)
 	if ferr := w.outbox.fail(batch, err, retry, false); ferr != nil {
 		w.log.Error("recording the failed attempt failed", "err", ferr)
 	}
@@ -315,7 +374,9 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(facts) > 0 {
+		// A persona is recalled into every user's prompt: what reads like
+		// an instruction stays out of it, as it does of a user's memories.
+		if facts = notInstructions(facts); len(facts) > 0 {
 			ev, err := w.svc.reconcile(ctx, write{
 				scope: Scope{AgentID: id.AgentID}, facts: facts, known: PersonaFilter(id.AgentID),
 				metadata:  map[string]any{"source": "reply", "request_id": turns[len(turns)-1].ID},
@@ -330,22 +391,61 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]Event, error) {
 	return events, nil
 }
 
+// MaxRawFact is the longest fact, in characters, that raw extraction
+// keeps from one message. A pasted document is not a fact about the user;
+// stored whole, it would crowd every later prompt it is recalled into.
+const MaxRawFact = 2000
+
 // RawFact returns the part of a user message worth remembering as is: its
-// statements, without questions, greetings and acknowledgements. It
-// returns "" when nothing is left or the rest is shorter than minChars.
+// statements, without questions, greetings and acknowledgements, up to
+// MaxRawFact characters (whole sentences where they fit). It returns ""
+// when nothing is left or the rest is shorter than minChars.
 func RawFact(msg string, minChars int) string {
-	var kept []string
+	var b strings.Builder
+	n := 0
 	for _, s := range sentences(msg) {
 		if isLowSignal(s) {
 			continue
 		}
-		kept = append(kept, s)
+		sn := utf8.RuneCountInString(s)
+		if n > 0 {
+			sn++ // the space before it
+		}
+		if n+sn > MaxRawFact {
+			if n == 0 { // one long sentence: cut at a word
+				s = truncateWords(s, MaxRawFact)
+				b.WriteString(s)
+				n = utf8.RuneCountInString(s)
+			}
+			break
+		}
+		if n > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(s)
+		n += sn
 	}
-	fact := strings.Join(kept, " ")
-	if len([]rune(fact)) < minChars {
+	if n < minChars {
 		return ""
 	}
-	return fact
+	return b.String()
+}
+
+// truncateWords cuts s to at most max characters, at a space if there is
+// one in the second half.
+func truncateWords(s string, max int) string {
+	rs := []rune(s)
+	if len(rs) <= max {
+		return s
+	}
+	cut := max
+	for i := max; i > max/2; i-- {
+		if unicode.IsSpace(rs[i]) {
+			cut = i
+			break
+		}
+	}
+	return strings.TrimSpace(string(rs[:cut]))
 }
 
 // sentences splits text after '.', '!' and '?' and at line breaks.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -616,5 +617,112 @@ func TestOneBatchPerConversationAtATime(t *testing.T) {
 	waitFor(t, 10*time.Second, "all turns to be learned", func() bool { return h.outbox.Stats().Pending == 0 })
 	if n := count(t, h.store, memory.Filter{}); n != 60 {
 		t.Errorf("%d memories, want 60", n)
+	}
+}
+
+// poisonStore refuses any memory whose text holds "POISON", as a store
+// refuses a record it can never take.
+type poisonStore struct{ memory.Store }
+
+func (p poisonStore) Add(ctx context.Context, ms ...memory.Memory) error {
+	for _, m := range ms {
+		if strings.Contains(m.Text, "POISON") {
+			return errors.New("record rejected")
+		}
+	}
+	return p.Store.Add(ctx, ms...)
+}
+
+// TestATurnThatCannotBeAppliedGoesToTheDeadLettersAlone queues three turns
+// of one conversation, the middle one unstorable: the other two land, in
+// order, and only the middle one becomes a dead letter.
+func TestATurnThatCannotBeAppliedGoesToTheDeadLettersAlone(t *testing.T) {
+	h := newWriterHarness(t, poisonStore{newStore(t, memory.NewHashEmbedder(0))},
+		memory.WriterConfig{MaxAttempts: 3, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	for i, msg := range []string{"I keep bees on my roof.", "My password hint is POISON.", "I sail on weekends."} {
+		if err := h.writer.Enqueue(turn(fmt.Sprint("req_", i), "sarah", "coach", msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.run(time.Second)
+	waitFor(t, 10*time.Second, "the queue to settle", func() bool {
+		st := h.outbox.Stats()
+		return st.Pending == 0 && st.Dead == 1
+	})
+	dead, err := h.outbox.DeadLetters()
+	if err != nil || len(dead) != 1 || dead[0].Turn.ID != "req_1" || dead[0].Attempts != 3 {
+		t.Fatalf("dead letters = %+v, %v; want req_1 alone after 3 attempts", dead, err)
+	}
+	ms, err := h.store.List(context.Background(), memory.UserFilter("sarah"), memory.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, m := range ms {
+		texts = append(texts, m.Text)
+	}
+	slices.Sort(texts)
+	if strings.Join(texts, "|") != "I keep bees on my roof.|I sail on weekends." {
+		t.Errorf("memories = %q, want the two good turns", texts)
+	}
+}
+
+// hangingStore blocks every write until its context is done, like a store
+// that stopped answering.
+type hangingStore struct {
+	memory.Store
+	entered chan struct{}
+}
+
+func (s hangingStore) Add(ctx context.Context, ms ...memory.Memory) error {
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestShutdownCutsABatchInHandAndKeepsIt stops the writer while a batch
+// hangs on the store: Run returns at the drain deadline, and the cut turn
+// stays queued without the attempt counting against it.
+func TestShutdownCutsABatchInHandAndKeepsIt(t *testing.T) {
+	base := newStore(t, memory.NewHashEmbedder(0))
+	hang := hangingStore{Store: base, entered: make(chan struct{}, 1)}
+	h := newWriterHarness(t, hang, memory.WriterConfig{MaxAttempts: 2, BaseBackoff: time.Hour})
+	if err := h.writer.Enqueue(turn("req_1", "sarah", "", "I keep bees on my roof.")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.writer.Run(ctx, 300*time.Millisecond); close(done) }()
+	<-hang.entered
+	start := time.Now()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return at the drain deadline while a batch hung")
+	}
+	if d := time.Since(start); d < 250*time.Millisecond || d > 2*time.Second {
+		t.Errorf("Run returned %v after the stop; the drain deadline is 300ms", d)
+	}
+	if st := h.outbox.Stats(); st.Pending != 1 || st.InFlight != 0 || st.Dead != 0 {
+		t.Fatalf("after the cut: %+v, want the turn pending, not in flight", st)
+	}
+	// Had the cut counted, one more failure would make it a dead letter
+	// (MaxAttempts 2). A failing store now: one failure, still pending.
+	flaky := &flakyStore{Store: base}
+	flaky.down.Store(true)
+	w := memory.NewWriter(&memory.Service{Store: flaky, Embedder: memory.NewHashEmbedder(0), MinChars: 8}, h.outbox,
+		memory.WriterConfig{MaxAttempts: 2, BaseBackoff: time.Hour}, nil)
+	ctx, cancel = context.WithCancel(context.Background())
+	done = make(chan struct{})
+	go func() { w.Run(ctx, 100*time.Millisecond); close(done) }()
+	waitFor(t, 5*time.Second, "a failed attempt", func() bool { return flaky.calls.Load() > 0 && h.outbox.Stats().InFlight == 0 })
+	cancel()
+	<-done
+	if st := h.outbox.Stats(); st.Pending != 1 || st.Dead != 0 {
+		t.Errorf("after one real failure: %+v; the cut was counted as an attempt", st)
 	}
 }

@@ -155,7 +155,7 @@ func (h *harness) memories(f memory.Filter, want int) []memory.Memory {
 // settle waits until in-flight turns have been handed to the writer and
 // the writer has had time to apply them.
 func (h *harness) settle() {
-	h.server.WaitHandoffs()
+	h.server.WaitHandoffs(context.Background())
 	time.Sleep(50 * time.Millisecond)
 }
 

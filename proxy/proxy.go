@@ -9,6 +9,7 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -145,15 +146,28 @@ func (c *counter) done() {
 	c.mu.Unlock()
 }
 
-func (c *counter) wait() {
+// wait waits until no work is in progress or ctx is done.
+func (c *counter) wait(ctx context.Context) error {
+	// A done ctx wakes the waiter; Broadcast needs no lock of its own, but
+	// taking c.mu orders it after the waiter's check of ctx.
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.zero.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop()
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.zero.L == nil {
 		c.zero.L = &c.mu
 	}
 	for c.n > 0 {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%d answers not handed to the writer: %w", c.n, err)
+		}
 		c.zero.Wait()
 	}
-	c.mu.Unlock()
+	return nil
 }
 
 // New returns a Server for opts.
@@ -190,8 +204,9 @@ func New(opts Options) *Server {
 }
 
 // WaitHandoffs waits until every completed answer has been handed to the
-// Learner. Call it after http.Server.Shutdown, before stopping the Learner.
-func (s *Server) WaitHandoffs() { s.handoffs.wait() }
+// Learner, or ctx is done. Call it after http.Server.Shutdown, before
+// stopping the Learner.
+func (s *Server) WaitHandoffs(ctx context.Context) error { return s.handoffs.wait(ctx) }
 
 // ServeHTTP serves a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }

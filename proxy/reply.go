@@ -5,17 +5,24 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
-
-	"github.com/memproxy/memproxy/memory"
 )
 
 // A reply is what the assistant answered, read from a captured response.
 type reply struct {
 	text      string
-	toolCalls []memory.ToolCall
+	toolCalls []toolCall
 	// complete is set when the answer ended normally: a stream reached its
 	// terminal event with no error in band; a plain response is a success.
 	complete bool
+}
+
+// A toolCall is a function the assistant called. Tool calls are not
+// learned from (their arguments are the model's words, often echoing
+// personal data), and so never reach the outbox; they are read so that the
+// log can say what an answer without text did.
+type toolCall struct {
+	Name      string
+	Arguments string
 }
 
 // chatReply reads a Chat Completions response or stream (choice 0).
@@ -30,7 +37,7 @@ func chatReply(raw []byte, stream bool) reply {
 		}
 		r := reply{text: msg.Get("content").String(), complete: true}
 		msg.Get("tool_calls").ForEach(func(_, tc gjson.Result) bool {
-			r.toolCalls = append(r.toolCalls, memory.ToolCall{
+			r.toolCalls = append(r.toolCalls, toolCall{
 				Name: tc.Get("function.name").String(), Arguments: tc.Get("function.arguments").String(),
 			})
 			return true
@@ -40,7 +47,7 @@ func chatReply(raw []byte, stream bool) reply {
 
 	var (
 		text     strings.Builder
-		calls    []memory.ToolCall
+		calls    []toolCall
 		done     bool
 		finished bool
 		failed   bool
@@ -71,7 +78,7 @@ func chatReply(raw []byte, stream bool) reply {
 					return true
 				}
 				for len(calls) <= i {
-					calls = append(calls, memory.ToolCall{})
+					calls = append(calls, toolCall{})
 				}
 				if n := tc.Get("function.name").String(); n != "" {
 					calls[i].Name = n
@@ -139,7 +146,7 @@ func responseOutput(resp gjson.Result) reply {
 				return true
 			})
 		case "function_call":
-			r.toolCalls = append(r.toolCalls, memory.ToolCall{
+			r.toolCalls = append(r.toolCalls, toolCall{
 				Name: item.Get("name").String(), Arguments: item.Get("arguments").String(),
 			})
 		}

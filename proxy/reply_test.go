@@ -4,8 +4,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/memproxy/memproxy/memory"
 )
 
 func TestSSEEvents(t *testing.T) {
@@ -66,12 +64,12 @@ func TestChatReply(t *testing.T) {
 		{"plain", `{"choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}]}`, false,
 			reply{text: "Hi", complete: true}},
 		{"plain tool call", `{"choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]}}]}`, false,
-			reply{toolCalls: []memory.ToolCall{{Name: "f", Arguments: "{}"}}, complete: true}},
+			reply{toolCalls: []toolCall{{Name: "f", Arguments: "{}"}}, complete: true}},
 		{"plain error", `{"error":{"message":"x"}}`, false, reply{}},
 		{"stream", "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: {\"choices\":[],\"usage\":{\"total_tokens\":3}}\n\ndata: [DONE]\n\n", true,
 			reply{text: "Hello", complete: true}},
 		{"stream tool call deltas", "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"a\\\":\"}}]}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"1}\"}}]}}]}\n\ndata: [DONE]\n\n", true,
-			reply{toolCalls: []memory.ToolCall{{Name: "get_weather", Arguments: `{"a":1}`}}, complete: true}},
+			reply{toolCalls: []toolCall{{Name: "get_weather", Arguments: `{"a":1}`}}, complete: true}},
 		{"stream other choices ignored", "data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"B\"}},{\"index\":0,\"delta\":{\"content\":\"A\"}}]}\n\ndata: [DONE]\n\n", true,
 			reply{text: "A", complete: true}},
 		{"stream in-band error", "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\ndata: {\"error\":{\"message\":\"boom\"}}\n\n", true,
@@ -94,10 +92,10 @@ func TestResponsesReply(t *testing.T) {
 		stream bool
 		want   reply
 	}{
-		{"plain", completed, false, reply{text: "Hi there", toolCalls: []memory.ToolCall{{Name: "f", Arguments: "{}"}}, complete: true}},
+		{"plain", completed, false, reply{text: "Hi there", toolCalls: []toolCall{{Name: "f", Arguments: "{}"}}, complete: true}},
 		{"plain failed", `{"id":"r","status":"failed","error":{"code":"server_error"},"output":[]}`, false, reply{}},
 		{"stream", "event: response.created\ndata: {\"type\":\"response.created\"}\n\nevent: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\nevent: response.completed\ndata: {\"type\":\"response.completed\",\"response\":" + completed + "}\n\n", true,
-			reply{text: "Hi there", toolCalls: []memory.ToolCall{{Name: "f", Arguments: "{}"}}, complete: true}},
+			reply{text: "Hi there", toolCalls: []toolCall{{Name: "f", Arguments: "{}"}}, complete: true}},
 		{"stream error", "event: error\ndata: {\"type\":\"error\",\"message\":\"x\"}\n\n", true, reply{}},
 		{"stream without completion", "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Hi\"}\n\n", true, reply{}},
 	}

@@ -78,6 +78,12 @@ func (t *turnTee) Close() error {
 	t.closed, t.handedOff = true, true
 	go func() {
 		defer t.pending.done()
+		defer func() {
+			// A bug in reading one answer must not take the sidecar down.
+			if r := recover(); r != nil {
+				t.log.Error("turn not learned: reading the answer panicked", "request_id", t.turn.ID, "panic", r)
+			}
+		}()
 		t.finish(t.buf, t.full)
 	}()
 	return err
@@ -97,7 +103,14 @@ func (t *turnTee) finish(raw []byte, full bool) {
 			return
 		}
 		// A model that echoes the memory block must not teach it back.
-		turn.Assistant, turn.ToolCalls = injector.Strip(r.text), r.toolCalls
+		turn.Assistant = injector.Strip(r.text)
+		if len(r.toolCalls) > 0 {
+			names := make([]string, len(r.toolCalls))
+			for i, c := range r.toolCalls {
+				names[i] = c.Name
+			}
+			t.log.Debug("answer called tools; their arguments are not learned", "request_id", turn.ID, "tools", names)
+		}
 	}
 	if err := t.learner.Enqueue(turn); err != nil {
 		t.log.Warn("turn not learned", "request_id", turn.ID, "err", err)

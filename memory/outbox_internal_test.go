@@ -1,0 +1,77 @@
+package memory
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestOutboxStateSurvivesADiskError makes ack and fail meet a disk error
+// (the file closed under them): the turns must not stay marked in flight,
+// or their conversation would never be claimed again.
+func TestOutboxStateSurvivesADiskError(t *testing.T) {
+	for _, name := range []string{"ack", "fail"} {
+		t.Run(name, func(t *testing.T) {
+			o, err := OpenOutbox(t.TempDir(), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			turn := Turn{ID: "req_1", Identity: Identity{UserID: "sarah"}, UserMessages: []string{"I keep bees."}, Time: time.Now()}
+			if err := o.Enqueue(turn); err != nil {
+				t.Fatal(err)
+			}
+			batches, _, err := o.claim(time.Now(), 0, 1)
+			if err != nil || len(batches) != 1 {
+				t.Fatalf("claim = %v, %v", batches, err)
+			}
+			if st := o.Stats(); st.InFlight != 1 {
+				t.Fatalf("claimed turn not in flight: %+v", st)
+			}
+			o.db.Close() // every transaction now fails
+			if name == "ack" {
+				err = o.ack(batches[0])
+			} else {
+				err = o.fail(batches[0], errors.New("boom"), time.Now(), false)
+			}
+			if err == nil {
+				t.Fatalf("%s on a closed file succeeded", name)
+			}
+			if st := o.Stats(); st.InFlight != 0 || st.Pending != 1 {
+				t.Errorf("after a failed %s: %+v, want the turn pending and not in flight", name, st)
+			}
+		})
+	}
+}
+
+// TestOutboxLimitHoldsUnderConcurrentEnqueues sends many turns at once into
+// a small outbox: exactly limit are taken.
+func TestOutboxLimitHoldsUnderConcurrentEnqueues(t *testing.T) {
+	o, err := OpenOutbox(t.TempDir(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	taken, full := 0, 0
+	for i := range 100 {
+		wg.Go(func() {
+			err := o.Enqueue(Turn{ID: string(rune('a' + i%26)), Identity: Identity{UserID: "u"}, Time: time.Now()})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				taken++
+			case errors.Is(err, ErrQueueFull):
+				full++
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if taken != 10 || full != 90 || o.Stats().Pending != 10 {
+		t.Errorf("100 concurrent enqueues into an outbox of 10: %d taken, %d refused, %d pending", taken, full, o.Stats().Pending)
+	}
+}
