@@ -213,6 +213,12 @@ func (s *Service) Delete(ctx context.Context, ids ...string) error {
 		}
 		seen[id] = true
 		if _, err := s.Store.Get(ctx, id); errors.Is(err, ErrNotFound) {
+			// It may have expired: invisible, but still on disk with its
+			// history. Deleting it is what the caller wants either way,
+			// and deleting an unknown id does nothing.
+			if err := s.purge(ctx, []string{id}); err != nil {
+				return err
+			}
 			return notFound(id)
 		} else if err != nil {
 			return fmt.Errorf("reading memory %s: %w", id, err)
@@ -241,9 +247,9 @@ func (s *Service) purge(ctx context.Context, ids []string) error {
 // deletePage is how many memories DeleteMatching removes at a time.
 const deletePage = 500
 
-// DeleteMatching removes every memory that f matches, with its history,
-// and returns how many there were. f must not be empty: deleting
-// everything is never what a missing filter means.
+// DeleteMatching removes every memory that f matches, expired ones
+// included, with its history, and returns how many there were. f must not
+// be empty: deleting everything is never what a missing filter means.
 func (s *Service) DeleteMatching(ctx context.Context, f Filter) (int, error) {
 	if f.IsZero() {
 		return 0, invalidf("a delete needs a filter: refusing to delete every memory")
@@ -256,7 +262,8 @@ func (s *Service) DeleteMatching(ctx context.Context, f Filter) (int, error) {
 		if err := ctx.Err(); err != nil {
 			return len(deleted), err
 		}
-		ms, err := s.Store.List(ctx, f, Page{Limit: deletePage, Fresh: true})
+		// Expired memories too: they are invisible, not gone.
+		ms, err := s.Store.List(ctx, f, Page{Limit: deletePage, Fresh: true, Expired: true})
 		if err != nil {
 			return len(deleted), fmt.Errorf("listing memories to delete: %w", err)
 		}

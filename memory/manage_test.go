@@ -266,3 +266,40 @@ func TestFilterMentions(t *testing.T) {
 		t.Errorf("Mentions is wrong for %+v", f)
 	}
 }
+
+// TestDeletingFindsExpiredMemories: an expired memory is invisible, but it
+// is still on disk with its history until deleted, and "delete all of
+// Sarah's memories" or a delete by its id must take it.
+func TestDeletingFindsExpiredMemories(t *testing.T) {
+	svc, st := newManaged(t)
+	ctx := context.Background()
+	ids := addText(t, svc, memory.Scope{UserID: "sarah"}, nil, "Sarah's live fact", "Sarah's old address", "Sarah's old phone")
+	past := time.Now().Add(-time.Minute)
+	for _, id := range ids[1:] {
+		if _, err := svc.Update(ctx, "req", memory.Change{ID: id, ExpiresAt: &past}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := count(t, st, memory.UserFilter("sarah")); c != 1 {
+		t.Fatalf("%d visible memories, want 1 (two expired)", c)
+	}
+	if err := svc.Delete(ctx, ids[2]); !errors.Is(err, memory.ErrNotFound) {
+		t.Errorf("delete of an expired memory: %v, want not found", err)
+	}
+	if rs, _ := st.History(ctx, ids[2]); len(rs) != 0 {
+		t.Errorf("deleting an expired memory by id left its history: %+v", rs)
+	}
+	n, err := svc.DeleteMatching(ctx, memory.UserFilter("sarah"))
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteMatching = %d, %v; want the live and the remaining expired memory", n, err)
+	}
+	left, err := st.List(ctx, memory.UserFilter("sarah"), memory.Page{Fresh: true, Expired: true})
+	if err != nil || len(left) != 0 {
+		t.Errorf("after deleting all of Sarah's memories, %d remain on disk (%v)", len(left), err)
+	}
+	for _, id := range ids {
+		if rs, _ := st.History(ctx, id); len(rs) != 0 {
+			t.Errorf("history of %s survived: %+v", id, rs)
+		}
+	}
+}

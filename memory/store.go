@@ -11,7 +11,8 @@ import (
 // filter. Implementations: the embedded store (package memory/embedded) and
 // the Milvus store. All pass the conformance suite in memory/storetest.
 //
-// Expired memories are invisible to Get, Search, List and Count.
+// Expired memories are invisible to Get, Search, List and Count, except to
+// a List asking for them (Page.Expired), as deletion does.
 type Store interface {
 	// Add inserts new memories. Their IDs, Hash, timestamps and Vector
 	// (of the store's dimension) are set by the caller. If an id exists,
@@ -60,6 +61,9 @@ type Page struct {
 	Offset int
 	Limit  int // 0: no limit
 	Fresh  bool
+	// Expired lists expired memories too. Only deletion wants them: an
+	// expired memory is invisible, but it is still on disk until deleted.
+	Expired bool
 }
 
 // A HistoryRecord is one change to a memory.

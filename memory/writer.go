@@ -349,7 +349,7 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]Event, error) {
 			}
 			wr := write{
 				scope: Scope{UserID: id.UserID, RunID: id.RunID}, facts: facts, known: UserFilter(id.UserID),
-				metadata: meta, requestID: turns[0].ID, idSeed: "turn:" + turns[0].ID, decider: decider,
+				metadata: meta, requestID: turns[len(turns)-1].ID, idSeed: "turn:" + turns[0].ID, decider: decider,
 			}
 			if pol.Learn.TTL > 0 {
 				wr.expires = turns[len(turns)-1].Time.Add(pol.Learn.TTL)
@@ -380,7 +380,7 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]Event, error) {
 			ev, err := w.svc.reconcile(ctx, write{
 				scope: Scope{AgentID: id.AgentID}, facts: facts, known: PersonaFilter(id.AgentID),
 				metadata:  map[string]any{"source": "reply", "request_id": turns[len(turns)-1].ID},
-				requestID: turns[0].ID, idSeed: "persona:" + turns[0].ID, decider: decider,
+				requestID: turns[len(turns)-1].ID, idSeed: "persona:" + turns[0].ID, decider: decider,
 			})
 			if err != nil {
 				return nil, err

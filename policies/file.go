@@ -266,7 +266,10 @@ func (pp *policyPatch) apply(p *Policy, where string) error {
 		}
 	}
 	if pp.Redact != nil {
-		cfg := RedactConfig{Types: p.Redact.Types()}
+		// types replaces the inherited built-in kinds; custom patterns add
+		// to the inherited ones (one of the same name replaces it), so that
+		// a rule cannot drop an organisation-wide pattern by adding its own.
+		cfg := p.Redact.Config()
 		line := 0
 		if pp.Redact.Types != nil {
 			cfg.Types, line = pp.Redact.Types.V, pp.Redact.Types.Line
@@ -274,6 +277,7 @@ func (pp *policyPatch) apply(p *Policy, where string) error {
 		if pp.Redact.Custom != nil {
 			line = pp.Redact.Custom.Line
 			for _, c := range pp.Redact.Custom.V {
+				cfg.Custom = slices.DeleteFunc(cfg.Custom, func(o CustomPattern) bool { return o.Name == c.Name })
 				cfg.Custom = append(cfg.Custom, CustomPattern(c))
 			}
 		}

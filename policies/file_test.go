@@ -128,3 +128,38 @@ func TestLiveSwapsWholeSets(t *testing.T) {
 		t.Errorf("after Store: %d", l.For("x").Recall.TokenBudget)
 	}
 }
+
+// TestRedactionRulesLayer: a rule's types replace the inherited built-in
+// kinds; its custom patterns add to the inherited ones, so a rule can
+// neither fail on nor silently drop a pattern set in the defaults.
+func TestRedactionRulesLayer(t *testing.T) {
+	s, err := Parse([]byte(`
+defaults:
+  redact:
+    custom: [{name: employee_id, pattern: 'EMP-\d{6}'}]
+agents:
+  - match: support_bot
+    redact: {custom: [{name: ticket, pattern: 'TCK-\d{4}'}]}
+  - match: email_only
+    redact: {types: [email]}
+  - match: renamed
+    redact: {custom: [{name: employee_id, pattern: 'E\d{6}'}]}
+`), Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const text = "EMP-123456 E654321 TCK-0042 jane@example.com 555-123-4567"
+	for _, tt := range []struct{ agent, want string }{
+		{"any", "[EMPLOYEE_ID] E654321 TCK-0042 [EMAIL] [PHONE]"},
+		{"support_bot", "[EMPLOYEE_ID] E654321 [TICKET] [EMAIL] [PHONE]"},
+		{"email_only", "[EMPLOYEE_ID] E654321 TCK-0042 [EMAIL] 555-123-4567"},
+		{"renamed", "EMP-123456 [EMPLOYEE_ID] TCK-0042 [EMAIL] [PHONE]"},
+	} {
+		if got := s.For(tt.agent).Redact.Redact(text); got != tt.want {
+			t.Errorf("%s: Redact = %q, want %q", tt.agent, got, tt.want)
+		}
+	}
+	if got := strings.Join(s.For("support_bot").Redact.Types(), ","); got != "employee_id,ticket,email,iban,card,gov_id,phone" {
+		t.Errorf("support_bot redacts %s", got)
+	}
+}

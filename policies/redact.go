@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Built-in kinds of personal data a Redactor replaces.
@@ -37,7 +39,7 @@ type RedactConfig struct {
 // as [EMAIL] or [PHONE], before the text is stored or sent to a model.
 type Redactor struct {
 	rules []redactRule
-	types []string // for explain
+	cfg   RedactConfig
 }
 
 type redactRule struct {
@@ -66,17 +68,29 @@ func CompilePattern(src string) (*Pattern, error) {
 // MatchString reports whether s contains a match.
 func (p *Pattern) MatchString(s string) bool { return p.re.MatchString(s) }
 
+// obfuscated "at" and "dot", as people write them to dodge scrapers:
+// "(at)", "[at]", " at ".
+const (
+	atWord  = `(?:\s*\(at\)\s*|\s*\[at\]\s*|\s+at\s+)`
+	dotWord = `(?:\s*\(dot\)\s*|\s*\[dot\]\s*|\s+dot\s+)`
+)
+
+// intlRest is an international number after its + or 00.
+const intlRest = `\d{1,3}[\s.\-]?(?:\(\d{1,4}\)[\s.\-]?)?\d{1,4}(?:[\s.\-]?\d{2,4}){1,5}`
+
 var builtin = map[string][]redactRule{
 	RedactEmail: {
-		{re: regexp.MustCompile(`(?i)[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}`)},
-		// "jane (at) example (dot) com", "jane at example dot com"
-		{re: regexp.MustCompile(`(?i)\b[a-z0-9._%+\-]+\s*(?:\(at\)|\[at\]|\s at\s)\s*[a-z0-9\-]+\s*(?:\(dot\)|\[dot\]|\s dot\s)\s*[a-z]{2,}\b`)},
+		// Letters of any script: internationalised addresses are addresses.
+		{re: regexp.MustCompile(`(?i)[\p{L}\p{N}._%+\-]+@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)*\.\p{L}{2,}`)},
+		// "jane (at) example (dot) com", "jane dot doe at example dot com"
+		{re: regexp.MustCompile(`(?i)\b[a-z0-9_%+\-]+(?:(?:\.|` + dotWord + `)[a-z0-9_%+\-]+)*` + atWord +
+			`[a-z0-9\-]+(?:` + dotWord + `[a-z0-9\-]+)*` + dotWord + `[a-z]{2,}\b`)},
 	},
 	RedactIBAN: {
-		{re: regexp.MustCompile(`\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b`), valid: ibanValid},
+		{re: regexp.MustCompile(`(?i)\b[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]{4}){2,7}(?:[ \-]?[A-Z0-9]{1,4})?\b`), valid: ibanValid},
 	},
 	RedactCard: {
-		{re: regexp.MustCompile(`\b\d(?:[ \-]?\d){12,18}\b`), valid: luhnValid},
+		{re: regexp.MustCompile(`\b\d(?:[ \-._]?\d){12,18}\b`), valid: luhnValid},
 	},
 	RedactGovID: {
 		// US SSN: 123-45-6789, 123 45 6789.
@@ -85,16 +99,25 @@ var builtin = map[string][]redactRule{
 		{re: regexp.MustCompile(`(?i)\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b`)},
 		// Canadian SIN: 046-454-286 (Luhn).
 		{re: regexp.MustCompile(`\b\d{3}[- ]\d{3}[- ]\d{3}\b`), valid: luhnValid},
-		// A number named as an id: "passport number X1234567", "SSN 123456789".
-		{re: regexp.MustCompile(`(?i)\b(?:passport|driver'?s? licen[cs]e|licen[cs]e|national id|national insurance|tax id|ssn|social security|sin|id card)(?:\s+(?:number|no\.?|#))?\s*(?:is|:|#)?\s*[A-Z0-9][A-Z0-9\-]{4,}\d[A-Z0-9]*`)},
+		// A number named as an id: "passport number X1234567", "SSN 123456789", "DL: D1234567".
+		{re: regexp.MustCompile(`(?i)\b(?:passport|driver'?s? licen[cs]e|licen[cs]e|dl|national id|national insurance|tax id|ssn|social security|sin|id card)(?:\s+(?:number|no\.?|#))?\s*(?:is|:|#)?\s*[A-Z0-9][A-Z0-9\-]{4,}\d[A-Z0-9]*`)},
 	},
 	RedactPhone: {
-		// International (the first rule, applied before card numbers): +1 (555) 123-4567, +44 20 7946 0958, +33 6 12 34 56 78, +4915112345678.
-		{re: regexp.MustCompile(`\+\d{1,3}[\s.\-]?(?:\(\d{1,4}\)[\s.\-]?)?\d{1,4}(?:[\s.\-]?\d{2,4}){1,5}`), valid: digitsBetween(8, 15)},
+		// International (the first rule, applied before card numbers):
+		// +1 (555) 123-4567, +44 20 7946 0958, +4915112345678.
+		{re: regexp.MustCompile(`\+` + intlRest), valid: digitsBetween(8, 15)},
+		// The same dialled with 00 instead of +: 0044 20 7946 0958. Applied
+		// after card and IBAN numbers, which may hold a run of zeros.
+		{re: regexp.MustCompile(`\b00` + intlRest), valid: digitsBetween(10, 17)},
+		// North American with the trunk prefix: 1-800-555-0199.
+		{re: regexp.MustCompile(`\b1[\s.\-]\(?\d{3}\)?[\s.\-]\d{3}[\s.\-]\d{4}\b`)},
 		// National with separators: (555) 123-4567, 555-123-4567, 555.123.4567, 06 12 34 56 78, 020 7946 0958.
 		{re: regexp.MustCompile(`(?:\(\d{2,4}\)[\s.\-]?|\b\d{2,4}[\s.\-])\d{2,4}(?:[\s.\-]\d{2,4}){1,3}\b`), valid: digitsBetween(9, 12)},
 		// Ten digits in a row: 5551234567.
 		{re: regexp.MustCompile(`\b\d{10}\b`)},
+		// Local seven-digit numbers: 555-0199, 867.5309 (an exchange code
+		// starts with 2-9, which leaves ranges such as 100-1000 alone).
+		{re: regexp.MustCompile(`\b[2-9]\d{2}[.\-]\d{4}\b`)},
 	},
 }
 
@@ -102,7 +125,7 @@ func placeholderFor(kind string) string { return "[" + strings.ToUpper(kind) + "
 
 // NewRedactor compiles cfg.
 func NewRedactor(cfg RedactConfig) (*Redactor, error) {
-	r := &Redactor{}
+	r := &Redactor{cfg: RedactConfig{Types: slices.Clone(cfg.Types), Custom: slices.Clone(cfg.Custom)}}
 	for _, c := range cfg.Custom {
 		if !validName(c.Name) {
 			return nil, fmt.Errorf("custom pattern name %q: use letters, digits and _", c.Name)
@@ -115,7 +138,6 @@ func NewRedactor(cfg RedactConfig) (*Redactor, error) {
 			return nil, fmt.Errorf("custom pattern %s matches the empty string", c.Name)
 		}
 		r.rules = append(r.rules, redactRule{placeholder: placeholderFor(c.Name), re: re})
-		r.types = append(r.types, c.Name)
 	}
 	for _, t := range cfg.Types {
 		if _, ok := builtin[t]; !ok {
@@ -145,9 +167,6 @@ func NewRedactor(cfg RedactConfig) (*Redactor, error) {
 			rule.placeholder = placeholderFor(o.kind)
 			r.rules = append(r.rules, rule)
 		}
-		if !slices.Contains(r.types, o.kind) {
-			r.types = append(r.types, o.kind)
-		}
 	}
 	return r, nil
 }
@@ -161,10 +180,24 @@ func mustRedactor(cfg RedactConfig) *Redactor {
 }
 
 // Redact returns text with every match replaced by its placeholder.
+// Text that has compatibility forms (full-width digits, ligatures) is read
+// in NFKC, so that "４１１１ １１１１..." is seen as the card number it is;
+// it is returned in that form only when something in it was replaced.
 func (r *Redactor) Redact(text string) string {
 	if r == nil {
 		return text
 	}
+	if !norm.NFKC.IsNormalString(text) {
+		folded := norm.NFKC.String(text)
+		if out := r.redact(folded); out != folded {
+			return out
+		}
+		return text
+	}
+	return r.redact(text)
+}
+
+func (r *Redactor) redact(text string) string {
 	for _, rule := range r.rules {
 		if !rule.re.MatchString(text) {
 			continue
@@ -179,12 +212,30 @@ func (r *Redactor) Redact(text string) string {
 	return text
 }
 
-// Types returns the kinds this Redactor replaces.
+// Types returns the kinds this Redactor replaces: its custom patterns'
+// names, then the built-in kinds.
 func (r *Redactor) Types() []string {
 	if r == nil {
 		return nil
 	}
-	return slices.Clone(r.types)
+	var out []string
+	for _, c := range r.cfg.Custom {
+		out = append(out, c.Name)
+	}
+	for _, t := range RedactTypes {
+		if slices.Contains(r.cfg.Types, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Config returns what r was compiled from.
+func (r *Redactor) Config() RedactConfig {
+	if r == nil {
+		return RedactConfig{}
+	}
+	return RedactConfig{Types: slices.Clone(r.cfg.Types), Custom: slices.Clone(r.cfg.Custom)}
 }
 
 func validName(s string) bool {
@@ -237,7 +288,7 @@ func luhnValid(m string) bool {
 
 // ibanValid checks an IBAN's mod-97 checksum.
 func ibanValid(m string) bool {
-	s := strings.ReplaceAll(m, " ", "")
+	s := strings.ToUpper(strings.NewReplacer(" ", "", "-", "").Replace(m))
 	if len(s) < 15 || len(s) > 34 {
 		return false
 	}

@@ -33,6 +33,11 @@ func TestRedactLeavesOrdinaryNumbers(t *testing.T) {
 		"My order number is 1234 5678 9012 3456", // not a valid card number (Luhn)
 		"I sleep 7 hours, 10 000 steps a day",
 		"Room 1204, floor 12",
+		"Sets of 100-1000 reps over the 2019-2020 season",
+		"I ran 5.5 km in 31:45.30, at 10.30 this morning",
+		"I weigh 180.5 lbs; my best deadlift is 405 lbs",
+		"at 00:30 I woke up",
+		"Ｍｙ ｆａｖｏｒｉｔｅ number is 7", // full-width, not personal
 	} {
 		if got := r.Redact(s); got != s {
 			t.Errorf("Redact(%q) = %q, want it unchanged", s, got)

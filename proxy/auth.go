@@ -81,6 +81,7 @@ var (
 	errNoSignature  = errors.New("identity signature missing: this sidecar accepts signed identities only (" + HeaderSignature + ")")
 	errBadSignature = errors.New("identity signature invalid: it does not vouch for these ids")
 	errExpired      = errors.New("identity signature expired")
+	errTooLong      = errors.New("identity signature expires too far ahead (at most 7 days)")
 )
 
 // verifyIdentity checks that the request's signature vouches for exactly
@@ -102,11 +103,20 @@ func (s *Server) verifyIdentity(h http.Header, id memory.Identity) error {
 	if subtle.ConstantTimeCompare([]byte(parts[2]), []byte(want)) != 1 {
 		return errBadSignature
 	}
-	if s.now().Unix() > exp {
+	now := s.now().Unix()
+	if now > exp {
 		return errExpired
+	}
+	if exp-now > int64(MaxSignatureLifetime/time.Second) {
+		return errTooLong
 	}
 	return nil
 }
+
+// MaxSignatureLifetime is the furthest ahead a signature may expire. A
+// signature that never expires would be a credential for the user that
+// only rotating the secret could revoke.
+const MaxSignatureLifetime = 7 * 24 * time.Hour
 
 func (s *Server) now() time.Time {
 	if s.opts.Now != nil {

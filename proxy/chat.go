@@ -50,6 +50,29 @@ var (
 		injector.ResponsesUserText, injector.Responses, responsesReply, responsesEnded}
 )
 
+// admit checks a request's identity signature, when the sidecar wants
+// one, and takes one of the user's (or, without a user, the agent's)
+// request slots. When it returns false it has written the error.
+func (s *Server) admit(c *gin.Context, id memory.Identity) (release func(), ok bool) {
+	if len(s.opts.IdentitySecret) > 0 {
+		if err := s.verifyIdentity(c.Request.Header, id); err != nil {
+			writeError(c, http.StatusUnauthorized, "invalid_identity_signature", err.Error())
+			return nil, false
+		}
+	}
+	key := "user:" + id.UserID
+	if id.UserID == "" {
+		key = "agent:" + id.AgentID
+	}
+	if !s.limits.acquire(key) {
+		c.Header("Retry-After", "1")
+		writeError(c, http.StatusTooManyRequests, "too_many_concurrent_requests",
+			fmt.Sprintf("this user already has %d requests in flight", s.opts.MaxConcurrentPerUser))
+		return nil, false
+	}
+	return func() { s.limits.release(key) }, true
+}
+
 // chatRoute serves an API that gets memory: recall within the latency
 // budget, inject, forward, and learn from the answer once it is complete.
 // Whatever memory does, the request goes upstream: memory failure fails
@@ -71,13 +94,24 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 			writeError(c, http.StatusBadRequest, "invalid_identity", err.Error())
 			return
 		}
+		// Requests that skip memory are still one user's requests: they
+		// are verified and counted against the user's limit like the rest.
+		skip := ""
 		if mode == ModeOff {
-			s.serve(c, &reqState{status: "off"})
-			return
-		}
-		if enc := c.GetHeader("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+			skip = "off"
+		} else if enc := c.GetHeader("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
 			// The sidecar does not decode request bodies; the upstream may.
-			s.serve(c, &reqState{status: "failed-open: request encoding"})
+			skip = "failed-open: request encoding"
+		}
+		if skip != "" {
+			if !id.IsZero() {
+				release, ok := s.admit(c, id)
+				if !ok {
+					return
+				}
+				defer release()
+			}
+			s.serve(c, &reqState{status: skip})
 			return
 		}
 
@@ -98,23 +132,11 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 			s.forward(c, body, &reqState{})
 			return
 		}
-		if len(s.opts.IdentitySecret) > 0 {
-			if err := s.verifyIdentity(c.Request.Header, id); err != nil {
-				writeError(c, http.StatusUnauthorized, "invalid_identity_signature", err.Error())
-				return
-			}
-		}
-		key := "user:" + id.UserID
-		if id.UserID == "" {
-			key = "agent:" + id.AgentID
-		}
-		if !s.limits.acquire(key) {
-			c.Header("Retry-After", "1")
-			writeError(c, http.StatusTooManyRequests, "too_many_concurrent_requests",
-				fmt.Sprintf("this user already has %d requests in flight", s.opts.MaxConcurrentPerUser))
+		release, ok := s.admit(c, id)
+		if !ok {
 			return
 		}
-		defer s.limits.release(key)
+		defer release()
 		if shapeErr != nil {
 			s.log.Info("request not readable for memory", "request_id", requestID(c), "err", shapeErr)
 			s.forward(c, body, &reqState{status: "failed-open: request shape"})

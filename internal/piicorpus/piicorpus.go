@@ -30,4 +30,22 @@ var Cases = []struct{ Text, Secret, Placeholder string }{
 	{"passport number X12345678", "X12345678", "[GOV_ID]"},
 	{"IBAN DE89 3704 0044 0532 0130 00 for rent", "DE89 3704 0044 0532 0130 00", "[IBAN]"},
 	{"pay GB82WEST12345698765432", "GB82WEST12345698765432", "[IBAN]"},
+
+	// Formats people type that a first cut missed.
+	{"iban de89 3704 0044 0532 0130 00 thanks", "de89 3704 0044 0532 0130 00", "[IBAN]"},
+	{"IBAN DE89-3704-0044-0532-0130-00", "DE89-3704-0044-0532-0130-00", "[IBAN]"},
+	{"card 4111.1111.1111.1111 on file", "4111.1111.1111.1111", "[CARD]"},
+	{"card 4111_1111_1111_1111 on file", "4111_1111_1111_1111", "[CARD]"},
+	{"from abroad 0044 20 7946 0958", "0044 20 7946 0958", "[PHONE]"},
+	{"in Germany 0049 151 23456789", "0049 151 23456789", "[PHONE]"},
+	{"call 1-800-555-0199 for support", "1-800-555-0199", "[PHONE]"},
+	{"my direct line is 555-0199", "555-0199", "[PHONE]"},
+	{"Jenny's number 867.5309", "867.5309", "[PHONE]"},
+	{"write to josé.müller@exämple.de", "josé.müller@exämple.de", "[EMAIL]"},
+	{"mail 用户@例子.广告 today", "用户@例子.广告", "[EMAIL]"},
+	{"it's jane dot doe at example dot com", "jane dot doe at example dot com", "[EMAIL]"},
+	{"full-width ４１１１ １１１１ １１１１ １１１１ card", "1111 1111 1111", "[CARD]"},
+	{"ＳＳＮ １２３-４５-６７８９", "6789", "[GOV_ID]"},
+	{"DL: D1234567", "D1234567", "[GOV_ID]"},
+	{"driver's license no. D1234567", "D1234567", "[GOV_ID]"},
 }

@@ -308,7 +308,7 @@ func (s *Store) List(ctx context.Context, f memory.Filter, page memory.Page) ([]
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	s.scan(f, func(m *memory.Memory) {
-		if !m.Expired(now) && f.Match(m) {
+		if (page.Expired || !m.Expired(now)) && f.Match(m) {
 			found = append(found, m)
 		}
 	})

@@ -528,6 +528,17 @@ func testExpiry(t *testing.T, s memory.Store) {
 	if g, _ := s.Get(ctx(t), live.ID); !g.ExpiresAt.Equal(live.ExpiresAt.Truncate(time.Millisecond)) && !g.ExpiresAt.Equal(live.ExpiresAt) {
 		t.Errorf("ExpiresAt = %v, want %v", g.ExpiresAt, live.ExpiresAt)
 	}
+	// Deletion must find expired memories: invisible is not gone.
+	all, err := s.List(ctx(t), memory.UserFilter("u"), memory.Page{Fresh: true, Expired: true})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("List with Expired = %d memories, %v; want both", len(all), err)
+	}
+	if err := s.Delete(ctx(t), dead.ID); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := s.List(ctx(t), memory.UserFilter("u"), memory.Page{Fresh: true, Expired: true}); len(all) != 1 || all[0].ID != live.ID {
+		t.Errorf("after deleting the expired memory, List with Expired = %d memories, want the live one", len(all))
+	}
 }
 
 func testPages(t *testing.T, s memory.Store) {
