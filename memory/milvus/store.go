@@ -87,11 +87,23 @@ type Store struct {
 	log     *slog.Logger
 	history string
 
-	// writeMu serialises this sidecar's writes, so that the existence
-	// check of Add and Update and the write that follows are atomic
-	// against each other. Ids are random UUIDs: two sidecars never race
-	// on one.
-	writeMu sync.Mutex
+	// locks serialise this sidecar's writes to one memory id, so that
+	// the existence check of Add and Update and the writes that follow
+	// are atomic against each other; writes to other ids go on in
+	// parallel (see idLocks).
+	//
+	// Nothing locks an id across sidecars: Milvus has no conditional
+	// insert. Ids the memory API makes are random UUIDs and never meet.
+	// Ids the writer derives from a turn (Service.id) meet only when one
+	// turn is written twice at once, which is rare: an outbox is locked
+	// to one process, so it takes a write whose insert landed after its
+	// caller gave up on it while the retry checked the id, or one
+	// outbox drained by two sidecars. The id is then stored twice,
+	// which costs little: queries and searches return one row per
+	// primary key (Milvus 2.3 and Lite alike), Update and Delete remove
+	// every row of the id, and only Count, which is native, counts both
+	// until then.
+	locks idLocks
 
 	mu    sync.RWMutex
 	cli   client // nil while disconnected
@@ -424,8 +436,11 @@ func (s *Store) Add(ctx context.Context, ms ...memory.Memory) error {
 	if err != nil {
 		return err
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	unlock, err := s.locks.lock(ctx, ids...)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	// Milvus keeps both rows of an insert of an existing id: check first.
 	existing, err := s.existing(ctx, c, ids)
 	if err != nil {
@@ -487,8 +502,11 @@ func (s *Store) Update(ctx context.Context, m memory.Memory) error {
 	if err != nil {
 		return err
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	unlock, err := s.locks.lock(ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	existing, err := s.existing(ctx, c, []string{m.ID})
 	if err != nil {
 		return err
@@ -515,8 +533,11 @@ func (s *Store) Delete(ctx context.Context, ids ...string) error {
 	if err != nil {
 		return err
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	unlock, err := s.locks.lock(ctx, ids...)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	for chunk := range slices.Chunk(ids, 512) {
 		expr, ok := idsIn(fieldID, chunk)
 		if !ok {
