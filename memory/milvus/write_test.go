@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/milvus-io/milvus/client/v2/entity"
 	"github.com/milvus-io/milvus/client/v2/milvusclient"
 	"google.golang.org/grpc"
 
@@ -133,6 +134,89 @@ func TestWritesToOneMemoryAreSerialised(t *testing.T) {
 		// Count is native: it would count a second row of the id.
 		if n, err := s.Count(ctx, memory.UserFilter("u")); err != nil || n != 1 {
 			t.Errorf("Count = %d, %v; want 1", n, err)
+		}
+	})
+}
+
+// insertedTexts returns the texts of the rows an insert writes.
+func insertedTexts(t *testing.T, s *Store, opt milvusclient.InsertOption) []string {
+	req, err := opt.InsertRequest(&entity.Collection{Name: s.cfg.Collection, Schema: memorySchema(s.cfg.Collection, s.cfg.Dims)})
+	if err != nil {
+		t.Errorf("reading an insert: %v", err)
+		return nil
+	}
+	for _, f := range req.GetFieldsData() {
+		if f.GetFieldName() == fieldText {
+			return f.GetScalars().GetStringData().GetData()
+		}
+	}
+	t.Errorf("an insert without texts")
+	return nil
+}
+
+// TestUpdateNeverLosesTheMemory proves that an update whose insert fails
+// after the old row was deleted leaves a memory: the new one if the
+// insert succeeds on a retry or after the caller gave up, else the old.
+func TestUpdateNeverLosesTheMemory(t *testing.T) {
+	eachServer(t, func(t *testing.T, addr string) {
+		for _, tc := range []struct {
+			name string
+			// fail says whether an insert of text fails; cancel is called
+			// after the delete.
+			fail     func(text string, attempt int) bool
+			cancel   bool
+			wantErr  bool
+			wantText string
+		}{
+			{"the insert fails once", func(text string, attempt int) bool { return attempt == 1 }, false, false, "new"},
+			{"the new row cannot be written", func(text string, _ int) bool { return text == "new" }, false, true, "old"},
+			{"the caller gives up after the delete", func(string, int) bool { return false }, true, false, "new"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				s := openStore(t, addr, Config{})
+				m := testMemory("u", "old", 1)
+				if err := s.Add(context.Background(), m); err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				attempts := 0
+				hook(t, s, &hookedClient{
+					insert: func(ictx context.Context, opt milvusclient.InsertOption, next func(context.Context) error) error {
+						texts := insertedTexts(t, s, opt)
+						if len(texts) == 1 && texts[0] == "new" {
+							attempts++
+						}
+						if len(texts) == 1 && tc.fail(texts[0], attempts) {
+							return errInjected
+						}
+						return next(ictx)
+					},
+					delete: func(dctx context.Context, _ milvusclient.DeleteOption, next func(context.Context) error) error {
+						err := next(dctx)
+						if tc.cancel {
+							cancel()
+						}
+						return err
+					},
+				})
+				u := m
+				u.Text, u.Hash, u.Vector, u.UpdatedAt = "new", memory.Hash("new"), storetest.Vec(2), time.Now().UTC()
+				err := s.Update(ctx, u)
+				if (err != nil) != tc.wantErr {
+					t.Errorf("Update: %v, want error %v", err, tc.wantErr)
+				}
+				got, err := s.Get(context.Background(), m.ID)
+				if err != nil {
+					t.Fatalf("after the update, Get: %v: the memory is lost", err)
+				}
+				if got.Text != tc.wantText {
+					t.Errorf("after the update the memory says %q, want %q", got.Text, tc.wantText)
+				}
+				if n, err := s.Count(context.Background(), memory.UserFilter("u")); err != nil || n != 1 {
+					t.Errorf("Count = %d, %v; want 1", n, err)
+				}
+			})
 		}
 	})
 }
