@@ -244,6 +244,12 @@ const deletePage = 500
 // DeleteMatching removes every memory that f matches, with its history,
 // and returns how many there were. f must not be empty: deleting
 // everything is never what a missing filter means.
+//
+// It walks the matching memories in id order (Store.Scan), a page at a
+// time, and deletes each page with its history: the history is kept by
+// memory id, so the ids are needed anyway, and the walk costs one pass
+// however many memories match. A memory added meanwhile is deleted if its
+// id comes after the page being deleted.
 func (s *Service) DeleteMatching(ctx context.Context, f Filter) (int, error) {
 	if f.IsZero() {
 		return 0, invalidf("a delete needs a filter: refusing to delete every memory")
@@ -251,31 +257,31 @@ func (s *Service) DeleteMatching(ctx context.Context, f Filter) (int, error) {
 	if err := f.Validate(); err != nil {
 		return 0, invalidf("filters: %v", err)
 	}
-	deleted := map[string]bool{}
+	deleted := 0
+	after := ""
 	for {
 		if err := ctx.Err(); err != nil {
-			return len(deleted), err
+			return deleted, err
 		}
-		ms, err := s.Store.List(ctx, f, Page{Limit: deletePage, Fresh: true})
+		ms, err := s.Store.Scan(ctx, f, after, deletePage)
 		if err != nil {
-			return len(deleted), fmt.Errorf("listing memories to delete: %w", err)
+			return deleted, fmt.Errorf("listing memories to delete: %w", err)
 		}
 		if len(ms) == 0 {
-			return len(deleted), nil
+			return deleted, nil
 		}
 		ids := make([]string, len(ms))
 		for i, m := range ms {
-			if deleted[m.ID] {
-				return len(deleted), fmt.Errorf("memory %s is still listed after it was deleted", m.ID)
-			}
 			ids[i] = m.ID
 		}
 		if err := s.purge(ctx, ids); err != nil {
-			return len(deleted), err
+			return deleted, err
 		}
-		for _, id := range ids {
-			deleted[id] = true
+		deleted += len(ids)
+		if len(ids) < deletePage {
+			return deleted, nil
 		}
+		after = ids[len(ids)-1]
 	}
 }
 
@@ -330,7 +336,8 @@ type Entity struct {
 const listPage = 1000
 
 // Entities returns every entity that has memories: users first, then
-// agents, apps and runs, each by name. It reads every memory.
+// agents, apps and runs, each by name. It reads every memory, once, a
+// page at a time in id order (Store.Scan).
 func (s *Service) Entities(ctx context.Context) ([]Entity, error) {
 	type key struct{ kind, name string }
 	found := map[key]*Entity{}
@@ -351,8 +358,8 @@ func (s *Service) Entities(ctx context.Context) ([]Entity, error) {
 			e.UpdatedAt = m.UpdatedAt
 		}
 	}
-	for offset := 0; ; offset += listPage {
-		ms, err := s.Store.List(ctx, Filter{}, Page{Offset: offset, Limit: listPage, Fresh: true})
+	for after := ""; ; {
+		ms, err := s.Store.Scan(ctx, Filter{}, after, listPage)
 		if err != nil {
 			return nil, fmt.Errorf("listing memories: %w", err)
 		}
@@ -366,6 +373,7 @@ func (s *Service) Entities(ctx context.Context) ([]Entity, error) {
 		if len(ms) < listPage {
 			break
 		}
+		after = ms[len(ms)-1].ID
 	}
 	order := map[string]int{EntityUser: 0, EntityAgent: 1, EntityApp: 2, EntityRun: 3}
 	out := make([]Entity, 0, len(found))

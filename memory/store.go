@@ -28,6 +28,16 @@ type Store interface {
 	Search(ctx context.Context, s SearchRequest) ([]Hit, error)
 	// List returns memories matching filter, newest first, for a page.
 	List(ctx context.Context, filter Filter, page Page) ([]Memory, error)
+	// Scan returns up to limit (at least 1) memories matching filter
+	// whose ids sort after after, byte by byte ("" starts at the first),
+	// in that order and without their vectors, reading every write that
+	// returned before the call; fewer than limit means there are no more.
+	// Passing the last id of one page as after for the next walks every
+	// matching memory in one pass however many there are, where List's
+	// offsets cost more the deeper they go (Milvus orders queries by
+	// primary key only). Deletes by filter and the entity listing walk
+	// memories this way.
+	Scan(ctx context.Context, filter Filter, after string, limit int) ([]Memory, error)
 	// Count returns how many memories match filter.
 	Count(ctx context.Context, filter Filter) (int, error)
 

@@ -3,14 +3,15 @@
 //
 // It owns one collection of memories (created if missing, checked if
 // present), a second one for history, the compilation of memory.Filter
-// into Milvus boolean expressions (expr.go), and the connection: bounded
-// at start, watched afterwards, and re-established by itself. While
-// Milvus is unreachable every call fails at once with ErrUnavailable, so
-// that chat fails open without waiting, and Ready says why.
+// into Milvus boolean expressions (expr.go), listings read in pages of
+// primary keys (list.go), and the connection: bounded at start, watched
+// afterwards, and re-established by itself. While Milvus is unreachable
+// every call fails at once with ErrUnavailable, so that chat fails open
+// without waiting, and Ready says why.
 //
 // Consistency is chosen per call. The memory API reads its own writes
-// (SearchRequest.Fresh, Page.Fresh, Get, Count, History and the checks
-// behind Add and Update use Strong: Milvus waits until every write
+// (SearchRequest.Fresh, Page.Fresh, Get, Scan, Count, History and the
+// checks behind Add and Update use Strong: Milvus waits until every write
 // acknowledged before the call is visible). The chat hot path uses Bounded:
 // it reads a snapshot at most a few seconds old (Milvus' graceful time,
 // 5 s by default) without waiting for the newest writes of every sidecar;
@@ -105,6 +106,8 @@ type Store struct {
 	// until then.
 	locks idLocks
 
+	pages pageSizes // how listings read
+
 	mu    sync.RWMutex
 	cli   client // nil while disconnected
 	state error  // nil when ready, else why not
@@ -135,7 +138,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{
-		cfg: cfg, log: cfg.Logger, history: cfg.Collection + "_history",
+		cfg: cfg, log: cfg.Logger, history: cfg.Collection + "_history", pages: defaultPages,
 		state: fmt.Errorf("%w: connecting to %s", ErrUnavailable, cfg.Address),
 		kick:  make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -768,98 +771,6 @@ func sortHits(hits []memory.Hit) {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-}
-
-// List returns matching memories newest first. Milvus does not order
-// query results, so the matching memories are fetched and sorted here.
-func (s *Store) List(ctx context.Context, f memory.Filter, page memory.Page) ([]memory.Memory, error) {
-	ms, err := s.matching(ctx, f, level(page.Fresh))
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(ms, func(a, b memory.Memory) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-	start := min(max(page.Offset, 0), len(ms))
-	end := len(ms)
-	if page.Limit > 0 {
-		end = min(start+page.Limit, end)
-	}
-	return ms[start:end], nil
-}
-
-// Count returns how many memories match f: natively when the filter is
-// exact, by checking the candidates otherwise.
-func (s *Store) Count(ctx context.Context, f memory.Filter) (int, error) {
-	if err := f.Validate(); err != nil {
-		return 0, fmt.Errorf("milvus store: filter: %w", err)
-	}
-	c, err := s.client()
-	if err != nil {
-		return 0, err
-	}
-	expr, p, possible := query(f, time.Now())
-	if !possible {
-		return 0, nil
-	}
-	if !p.exact {
-		ms, err := s.matching(ctx, f, entity.ClStrong)
-		return len(ms), err
-	}
-	rs, err := c.Query(ctx, milvusclient.NewQueryOption(s.cfg.Collection).WithFilter(expr).
-		WithOutputFields("count(*)").WithConsistencyLevel(entity.ClStrong))
-	if err != nil {
-		return 0, s.failed(ctx, "counting", err)
-	}
-	col := rs.GetColumn("count(*)")
-	if col == nil || col.Len() != 1 {
-		return 0, errors.New("milvus store: counting: no count in the answer")
-	}
-	n, err := col.GetAsInt64(0)
-	if err != nil {
-		return 0, fmt.Errorf("milvus store: counting: %w", err)
-	}
-	return int(n), nil
-}
-
-// matching returns every unexpired memory matching f, without vectors.
-func (s *Store) matching(ctx context.Context, f memory.Filter, cl entity.ConsistencyLevel) ([]memory.Memory, error) {
-	if err := f.Validate(); err != nil {
-		return nil, fmt.Errorf("milvus store: filter: %w", err)
-	}
-	c, err := s.client()
-	if err != nil {
-		return nil, err
-	}
-	expr, p, possible := query(f, time.Now())
-	if !possible {
-		return nil, nil
-	}
-	rs, err := c.Query(ctx, milvusclient.NewQueryOption(s.cfg.Collection).WithFilter(expr).
-		WithOutputFields(outputFields()...).WithLimit(maxWindow).WithConsistencyLevel(cl))
-	if err != nil {
-		return nil, s.failed(ctx, "listing", err)
-	}
-	if rs.ResultCount >= maxWindow {
-		return nil, fmt.Errorf("milvus store: listing: %d or more memories pass the filter; narrow it", maxWindow)
-	}
-	ms, err := s.memories(rs)
-	if err != nil {
-		return nil, err
-	}
-	if p.exact {
-		return ms, nil
-	}
-	kept := ms[:0]
-	for i := range ms {
-		if f.Match(&ms[i]) {
-			kept = append(kept, ms[i])
-		}
-	}
-	return kept, nil
 }
 
 // AddHistory records changes, replacing records with the same id.

@@ -22,6 +22,16 @@ type hookedClient struct {
 	client
 	insert func(ctx context.Context, opt milvusclient.InsertOption, next func(context.Context) error) error
 	delete func(ctx context.Context, opt milvusclient.DeleteOption, next func(context.Context) error) error
+	// queried, if set, sees the answer of every query.
+	queried func(rs milvusclient.ResultSet)
+}
+
+func (h *hookedClient) Query(ctx context.Context, opt milvusclient.QueryOption, callOptions ...grpc.CallOption) (milvusclient.ResultSet, error) {
+	rs, err := h.client.Query(ctx, opt, callOptions...)
+	if err == nil && h.queried != nil {
+		h.queried(rs)
+	}
+	return rs, err
 }
 
 func (h *hookedClient) Insert(ctx context.Context, opt milvusclient.InsertOption, callOptions ...grpc.CallOption) (milvusclient.InsertResult, error) {
