@@ -248,8 +248,15 @@ func (s *Service) purge(ctx context.Context, ids []string) error {
 const deletePage = 500
 
 // DeleteMatching removes every memory that f matches, expired ones
-// included, with its history, and returns how many there were. f must not
-// be empty: deleting everything is never what a missing filter means.
+// included (invisible is not gone), with its history, and returns how many
+// there were. f must not be empty: deleting everything is never what a
+// missing filter means.
+//
+// It walks the matching memories in id order (Store.Scan), a page at a
+// time, and deletes each page with its history: the history is kept by
+// memory id, so the ids are needed anyway, and the walk costs one pass
+// however many memories match. A memory added meanwhile is deleted if its
+// id comes after the page being deleted.
 func (s *Service) DeleteMatching(ctx context.Context, f Filter) (int, error) {
 	if f.IsZero() {
 		return 0, invalidf("a delete needs a filter: refusing to delete every memory")
@@ -257,32 +264,31 @@ func (s *Service) DeleteMatching(ctx context.Context, f Filter) (int, error) {
 	if err := f.Validate(); err != nil {
 		return 0, invalidf("filters: %v", err)
 	}
-	deleted := map[string]bool{}
+	deleted := 0
+	after := ""
 	for {
 		if err := ctx.Err(); err != nil {
-			return len(deleted), err
+			return deleted, err
 		}
-		// Expired memories too: they are invisible, not gone.
-		ms, err := s.Store.List(ctx, f, Page{Limit: deletePage, Fresh: true, Expired: true})
+		ms, err := s.Store.Scan(ctx, f, after, deletePage)
 		if err != nil {
-			return len(deleted), fmt.Errorf("listing memories to delete: %w", err)
+			return deleted, fmt.Errorf("listing memories to delete: %w", err)
 		}
 		if len(ms) == 0 {
-			return len(deleted), nil
+			return deleted, nil
 		}
 		ids := make([]string, len(ms))
 		for i, m := range ms {
-			if deleted[m.ID] {
-				return len(deleted), fmt.Errorf("memory %s is still listed after it was deleted", m.ID)
-			}
 			ids[i] = m.ID
 		}
 		if err := s.purge(ctx, ids); err != nil {
-			return len(deleted), err
+			return deleted, err
 		}
-		for _, id := range ids {
-			deleted[id] = true
+		deleted += len(ids)
+		if len(ids) < deletePage {
+			return deleted, nil
 		}
+		after = ids[len(ids)-1]
 	}
 }
 
@@ -337,7 +343,8 @@ type Entity struct {
 const listPage = 1000
 
 // Entities returns every entity that has memories: users first, then
-// agents, apps and runs, each by name. It reads every memory.
+// agents, apps and runs, each by name. It reads every memory, once, a
+// page at a time in id order (Store.Scan); expired ones do not count.
 func (s *Service) Entities(ctx context.Context) ([]Entity, error) {
 	type key struct{ kind, name string }
 	found := map[key]*Entity{}
@@ -358,13 +365,17 @@ func (s *Service) Entities(ctx context.Context) ([]Entity, error) {
 			e.UpdatedAt = m.UpdatedAt
 		}
 	}
-	for offset := 0; ; offset += listPage {
-		ms, err := s.Store.List(ctx, Filter{}, Page{Offset: offset, Limit: listPage, Fresh: true})
+	now := time.Now()
+	for after := ""; ; {
+		ms, err := s.Store.Scan(ctx, Filter{}, after, listPage)
 		if err != nil {
 			return nil, fmt.Errorf("listing memories: %w", err)
 		}
 		for i := range ms {
 			m := &ms[i]
+			if m.Expired(now) {
+				continue
+			}
 			note(EntityUser, m.UserID, m)
 			note(EntityAgent, m.AgentID, m)
 			note(EntityApp, m.AppID, m)
@@ -373,6 +384,7 @@ func (s *Service) Entities(ctx context.Context) ([]Entity, error) {
 		if len(ms) < listPage {
 			break
 		}
+		after = ms[len(ms)-1].ID
 	}
 	order := map[string]int{EntityUser: 0, EntityAgent: 1, EntityApp: 2, EntityRun: 3}
 	out := make([]Entity, 0, len(found))

@@ -293,7 +293,7 @@ func TestDeletingFindsExpiredMemories(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("DeleteMatching = %d, %v; want the live and the remaining expired memory", n, err)
 	}
-	left, err := st.List(ctx, memory.UserFilter("sarah"), memory.Page{Fresh: true, Expired: true})
+	left, err := st.Scan(ctx, memory.UserFilter("sarah"), "", 10)
 	if err != nil || len(left) != 0 {
 		t.Errorf("after deleting all of Sarah's memories, %d remain on disk (%v)", len(left), err)
 	}

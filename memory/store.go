@@ -11,8 +11,9 @@ import (
 // filter. Implementations: the embedded store (package memory/embedded) and
 // the Milvus store. All pass the conformance suite in memory/storetest.
 //
-// Expired memories are invisible to Get, Search, List and Count, except to
-// a List asking for them (Page.Expired), as deletion does.
+// Expired memories are invisible to Get, Search, List and Count. Scan
+// sees them: it walks what is stored, and an expired memory is stored
+// until deleted.
 type Store interface {
 	// Add inserts new memories. Their IDs, Hash, timestamps and Vector
 	// (of the store's dimension) are set by the caller. If an id exists,
@@ -29,6 +30,18 @@ type Store interface {
 	Search(ctx context.Context, s SearchRequest) ([]Hit, error)
 	// List returns memories matching filter, newest first, for a page.
 	List(ctx context.Context, filter Filter, page Page) ([]Memory, error)
+	// Scan returns up to limit (at least 1) memories matching filter
+	// whose ids sort after after, byte by byte ("" starts at the first),
+	// in that order and without their vectors, reading every write that
+	// returned before the call; fewer than limit means there are no more.
+	// Expired memories are included: deletion must find them, since
+	// invisible is not gone.
+	// Passing the last id of one page as after for the next walks every
+	// matching memory in one pass however many there are, where List's
+	// offsets cost more the deeper they go (Milvus orders queries by
+	// primary key only). Deletes by filter and the entity listing walk
+	// memories this way.
+	Scan(ctx context.Context, filter Filter, after string, limit int) ([]Memory, error)
 	// Count returns how many memories match filter.
 	Count(ctx context.Context, filter Filter) (int, error)
 
@@ -61,9 +74,6 @@ type Page struct {
 	Offset int
 	Limit  int // 0: no limit
 	Fresh  bool
-	// Expired lists expired memories too. Only deletion wants them: an
-	// expired memory is invisible, but it is still on disk until deleted.
-	Expired bool
 }
 
 // A HistoryRecord is one change to a memory.

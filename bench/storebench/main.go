@@ -1,6 +1,8 @@
 // Command storebench measures the memory stores on this machine: insert
 // throughput and search latency (p50, p99) for 1k, 10k and 100k memories
-// spread over 1,000 users, for the embedded store and for Milvus.
+// spread over 1,000 users, for the embedded store and for Milvus; and the
+// rate of single-memory adds from concurrent writers, as the background
+// writer and the memory API make them (each add checks its id first).
 //
 //	go run ./bench/storebench -milvus 127.0.0.1:19530
 //
@@ -19,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -39,6 +42,8 @@ func main() {
 	milvusAddr := flag.String("milvus", "", "Milvus address (host:port on loopback); empty: embedded store only")
 	sizes := flag.String("sizes", "1000,10000,100000", "memory counts")
 	searches := flag.Int("searches", 2000, "searches per measurement")
+	writers := flag.Int("writers", 16, "concurrent writers for the parallel adds")
+	adds := flag.Int("adds", 800, "single-memory adds, in all, by the concurrent writers")
 	flag.Parse()
 	if *milvusAddr != "" {
 		if host, _, err := net.SplitHostPort(*milvusAddr); err != nil || !net.ParseIP(host).IsLoopback() {
@@ -55,9 +60,10 @@ func main() {
 	}
 
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "store\tmemories\tinsert/s\tsearch p50\tsearch p99\t")
+	fmt.Fprintf(tw, "store\tmemories\tinsert/s\tsearch p50\tsearch p99\tadds/s (%d writers)\t\n", *writers)
+	load := load{searches: *searches, writers: *writers, adds: *adds}
 	for _, n := range ns {
-		row(tw, "embedded", n, *searches, func() (memory.Store, func()) {
+		row(tw, "embedded", n, load, func() (memory.Store, func()) {
 			dir, err := os.MkdirTemp("", "storebench")
 			if err != nil {
 				log.Fatal(err)
@@ -69,7 +75,7 @@ func main() {
 			return s, func() { s.Close(); os.RemoveAll(dir) }
 		})
 		if *milvusAddr != "" {
-			row(tw, "milvus", n, *searches, func() (memory.Store, func()) {
+			row(tw, "milvus", n, load, func() (memory.Store, func()) {
 				coll := fmt.Sprintf("memproxy_bench_%d", time.Now().UnixNano())
 				s, err := milvus.Open(context.Background(), milvus.Config{Address: *milvusAddr, Collection: coll,
 					ConnectTimeout: 10 * time.Second, Dims: dims, Space: "bench"})
@@ -86,8 +92,14 @@ func main() {
 	}
 }
 
-// row fills a new store with n memories over the users, then searches.
-func row(tw *tabwriter.Writer, name string, n, searches int, open func() (memory.Store, func())) {
+// load is what a row measures besides the fill.
+type load struct {
+	searches, writers, adds int
+}
+
+// row fills a new store with n memories over the users, searches, then
+// adds single memories from concurrent writers.
+func row(tw *tabwriter.Writer, name string, n int, load load, open func() (memory.Store, func())) {
 	s, closeStore := open()
 	defer closeStore()
 	ctx := context.Background()
@@ -117,7 +129,7 @@ func row(tw *tabwriter.Writer, name string, n, searches int, open func() (memory
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	lat := make([]time.Duration, searches)
+	lat := make([]time.Duration, load.searches)
 	for i := range lat {
 		q := memory.SearchRequest{Vector: vec(r), Filter: memory.UserFilter(fmt.Sprintf("user-%d", r.IntN(users))), TopK: 5}
 		t := time.Now()
@@ -127,8 +139,42 @@ func row(tw *tabwriter.Writer, name string, n, searches int, open func() (memory
 		lat[i] = time.Since(t)
 	}
 	slices.Sort(lat)
-	fmt.Fprintf(tw, "%s\t%d\t%.0f\t%v\t%v\t\n", name, n, insertRate,
-		lat[len(lat)/2].Round(time.Microsecond), lat[len(lat)*99/100].Round(time.Microsecond))
+	addRate := parallelAdds(s, name, load.writers, load.adds)
+	fmt.Fprintf(tw, "%s\t%d\t%.0f\t%v\t%v\t%.0f\t\n", name, n, insertRate,
+		lat[len(lat)/2].Round(time.Microsecond), lat[len(lat)*99/100].Round(time.Microsecond), addRate)
+}
+
+// parallelAdds adds n memories one at a time from writers goroutines, each
+// to users of its own, and returns the adds per second.
+func parallelAdds(s memory.Store, name string, writers, n int) float64 {
+	if writers <= 0 || n <= 0 {
+		return 0
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	start := time.Now()
+	for w := range writers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 2))
+			for i := w; i < n; i += writers {
+				text := fmt.Sprintf("learned fact %d", i)
+				now := time.Now()
+				m := memory.Memory{ID: memory.NewID(), Text: text, Hash: memory.Hash(text),
+					UserID: fmt.Sprintf("writer-%d-user-%d", w, i%10), CreatedAt: now, UpdatedAt: now, Vector: vec(r)}
+				if err := s.Add(ctx, m); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		log.Fatalf("%s: parallel adds: %v", name, err)
+	}
+	return float64(n) / time.Since(start).Seconds()
 }
 
 func vec(r *rand.Rand) []float32 {

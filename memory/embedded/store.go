@@ -308,7 +308,7 @@ func (s *Store) List(ctx context.Context, f memory.Filter, page memory.Page) ([]
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	s.scan(f, func(m *memory.Memory) {
-		if (page.Expired || !m.Expired(now)) && f.Match(m) {
+		if !m.Expired(now) && f.Match(m) {
 			found = append(found, m)
 		}
 	})
@@ -325,6 +325,31 @@ func (s *Store) List(ctx context.Context, f memory.Filter, page memory.Page) ([]
 	}
 	out := make([]memory.Memory, 0, end-start)
 	for _, m := range found[start:end] {
+		out = append(out, *clone(m, false))
+	}
+	return out, nil
+}
+
+// Scan returns matching memories in id order, after the id after, expired
+// ones included.
+func (s *Store) Scan(ctx context.Context, f memory.Filter, after string, limit int) ([]memory.Memory, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit < 1 {
+		return nil, fmt.Errorf("embedded store: scan limit %d, want at least 1", limit)
+	}
+	var found []*memory.Memory
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	s.scan(f, func(m *memory.Memory) {
+		if m.ID > after && f.Match(m) {
+			found = append(found, m)
+		}
+	})
+	slices.SortFunc(found, func(a, b *memory.Memory) int { return cmp.Compare(a.ID, b.ID) })
+	out := make([]memory.Memory, 0, min(limit, len(found)))
+	for _, m := range found[:min(limit, len(found))] {
 		out = append(out, *clone(m, false))
 	}
 	return out, nil

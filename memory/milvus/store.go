@@ -3,14 +3,15 @@
 //
 // It owns one collection of memories (created if missing, checked if
 // present), a second one for history, the compilation of memory.Filter
-// into Milvus boolean expressions (expr.go), and the connection: bounded
-// at start, watched afterwards, and re-established by itself. While
-// Milvus is unreachable every call fails at once with ErrUnavailable, so
-// that chat fails open without waiting, and Ready says why.
+// into Milvus boolean expressions (expr.go), listings read in pages of
+// primary keys (list.go), and the connection: bounded at start, watched
+// afterwards, and re-established by itself. While Milvus is unreachable
+// every call fails at once with ErrUnavailable, so that chat fails open
+// without waiting, and Ready says why.
 //
 // Consistency is chosen per call. The memory API reads its own writes
-// (SearchRequest.Fresh, Page.Fresh, Get, Count, History and the checks
-// behind Add and Update use Strong: Milvus waits until every write
+// (SearchRequest.Fresh, Page.Fresh, Get, Scan, Count, History and the
+// checks behind Add and Update use Strong: Milvus waits until every write
 // acknowledged before the call is visible). The chat hot path uses Bounded:
 // it reads a snapshot at most a few seconds old (Milvus' graceful time,
 // 5 s by default) without waiting for the newest writes of every sidecar;
@@ -87,11 +88,25 @@ type Store struct {
 	log     *slog.Logger
 	history string
 
-	// writeMu serialises this sidecar's writes, so that the existence
-	// check of Add and Update and the write that follows are atomic
-	// against each other. Ids are random UUIDs: two sidecars never race
-	// on one.
-	writeMu sync.Mutex
+	// locks serialise this sidecar's writes to one memory id, so that
+	// the existence check of Add and Update and the writes that follow
+	// are atomic against each other; writes to other ids go on in
+	// parallel (see idLocks).
+	//
+	// Nothing locks an id across sidecars: Milvus has no conditional
+	// insert. Ids the memory API makes are random UUIDs and never meet.
+	// Ids the writer derives from a turn (Service.id) meet only when one
+	// turn is written twice at once, which is rare: an outbox is locked
+	// to one process, so it takes a write whose insert landed after its
+	// caller gave up on it while the retry checked the id, or one
+	// outbox drained by two sidecars. The id is then stored twice,
+	// which costs little: queries and searches return one row per
+	// primary key (Milvus 2.3 and Lite alike), Update and Delete remove
+	// every row of the id, and only Count, which is native, counts both
+	// until then.
+	locks idLocks
+
+	pages pageSizes // how listings read
 
 	mu    sync.RWMutex
 	cli   client // nil while disconnected
@@ -123,7 +138,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{
-		cfg: cfg, log: cfg.Logger, history: cfg.Collection + "_history",
+		cfg: cfg, log: cfg.Logger, history: cfg.Collection + "_history", pages: defaultPages,
 		state: fmt.Errorf("%w: connecting to %s", ErrUnavailable, cfg.Address),
 		kick:  make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -424,8 +439,11 @@ func (s *Store) Add(ctx context.Context, ms ...memory.Memory) error {
 	if err != nil {
 		return err
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	unlock, err := s.locks.lock(ctx, ids...)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	// Milvus keeps both rows of an insert of an existing id: check first.
 	existing, err := s.existing(ctx, c, ids)
 	if err != nil {
@@ -477,7 +495,32 @@ func idsIn(field string, ids []string) (string, bool) {
 	return field + " in [" + strings.Join(lits, ", ") + "]", true
 }
 
+// How Update finishes once it has deleted the old row: each write is
+// tried up to writeAttempts times, waiting retryBackoff, then twice as
+// long, between tries, each try bounded by writeTimeout.
+const (
+	writeAttempts = 4
+	writeTimeout  = 10 * time.Second
+	retryBackoff  = 250 * time.Millisecond
+)
+
 // Update replaces the memory with m.ID.
+//
+// It deletes the old row and inserts the new one. Milvus has no in-place
+// replacement that works here: 2.3's upsert into a collection with a
+// partition key stores rows where filters on the key no longer find them;
+// and the new row cannot go in first, under the same id, because a delete
+// removes every row of its id. Writing the new version under an internal
+// primary key of its own and deleting the old one after would close the
+// gap, but the memory id is the primary key callers, history and filters
+// know, and existing collections would need another schema. So a reader
+// between the two calls may miss the memory, briefly; what must not happen
+// is that it stays missing while the history says it was updated. Once the
+// old row is deleted, Update therefore no longer depends on its caller:
+// the delete and the insert run detached from the caller's cancellation,
+// each retried (reconnecting if need be); an insert is retried only after
+// checking that the one before did not land. If the new row still cannot
+// be written, the old row is written back, and Update returns the error.
 func (s *Store) Update(ctx context.Context, m memory.Memory) error {
 	cols, err := s.columns([]memory.Memory{m})
 	if err != nil {
@@ -487,26 +530,111 @@ func (s *Store) Update(ctx context.Context, m memory.Memory) error {
 	if err != nil {
 		return err
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	existing, err := s.existing(ctx, c, []string{m.ID})
+	unlock, err := s.locks.lock(ctx, m.ID)
 	if err != nil {
 		return err
 	}
-	if len(existing) == 0 {
+	defer unlock()
+	old, found, err := s.stored(ctx, c, m.ID)
+	if err != nil {
+		return err
+	}
+	if !found {
 		return memory.ErrNotFound
 	}
-	// Delete, then insert: Milvus 2.3's upsert into a collection with a
-	// partition key stores rows where filters on the key no longer find
-	// them. A reader between the two calls may miss the memory.
+	oldCols, err := s.columns([]memory.Memory{old})
+	if err != nil {
+		return fmt.Errorf("milvus store: updating memory %s: the stored row cannot be written back: %w", m.ID, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err // nothing written yet
+	}
+	detached := context.WithoutCancel(ctx)
 	expr, _ := idsIn(fieldID, []string{m.ID})
-	if _, err := c.Delete(ctx, milvusclient.NewDeleteOption(s.cfg.Collection).WithExpr(expr)); err != nil {
-		return s.failed(ctx, "updating memory "+m.ID, err)
+	err = s.retry(detached, "updating memory "+m.ID, func(ctx context.Context, c client) error {
+		_, err := c.Delete(ctx, milvusclient.NewDeleteOption(s.cfg.Collection).WithExpr(expr))
+		return err
+	})
+	if err == nil {
+		if err = s.insertOnce(detached, m.ID, cols); err == nil {
+			return nil
+		}
 	}
-	if _, err := c.Insert(ctx, milvusclient.NewColumnBasedInsertOption(s.cfg.Collection, cols...)); err != nil {
-		return s.failed(ctx, "updating memory "+m.ID, err)
+	// The old row may be gone: write it back.
+	if rerr := s.insertOnce(detached, m.ID, oldCols); rerr != nil {
+		s.log.Error("milvus store: an update failed and the memory could not be written back; it is lost",
+			"id", m.ID, "update_err", err, "err", rerr)
+		return fmt.Errorf("%w; writing the old memory back failed too, it is lost: %w", err, rerr)
 	}
-	return nil
+	s.log.Warn("milvus store: an update failed; the memory was kept as it was", "id", m.ID, "err", err)
+	return err
+}
+
+// insertOnce inserts the row of one memory, retrying, unless a row with
+// its id is there already: a try that failed may still have written it.
+func (s *Store) insertOnce(ctx context.Context, id string, cols []column.Column) error {
+	first := true
+	return s.retry(ctx, "updating memory "+id, func(ctx context.Context, c client) error {
+		if !first {
+			there, err := s.existing(ctx, c, []string{id})
+			if err != nil {
+				return err
+			}
+			if len(there) > 0 {
+				return nil
+			}
+		}
+		first = false
+		_, err := c.Insert(ctx, milvusclient.NewColumnBasedInsertOption(s.cfg.Collection, cols...))
+		return err
+	})
+}
+
+// retry calls write up to writeAttempts times, until it succeeds, each
+// time with the client then connected and within writeTimeout.
+func (s *Store) retry(ctx context.Context, what string, write func(context.Context, client) error) error {
+	backoff := retryBackoff
+	var err error
+	for attempt := range writeAttempts {
+		if attempt > 0 {
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return fmt.Errorf("milvus store: %s: %w (after %w)", what, ctx.Err(), err)
+			}
+			backoff *= 2
+		}
+		var c client
+		if c, err = s.client(); err != nil {
+			continue
+		}
+		actx, cancel := context.WithTimeout(ctx, writeTimeout)
+		err = write(actx, c)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		err = s.failed(ctx, what, err)
+	}
+	return err
+}
+
+// stored returns the row of id, vector included, expired or not.
+func (s *Store) stored(ctx context.Context, c client, id string) (memory.Memory, bool, error) {
+	expr, ok := idsIn(fieldID, []string{id})
+	if !ok {
+		return memory.Memory{}, false, nil
+	}
+	rs, err := c.Query(ctx, milvusclient.NewQueryOption(s.cfg.Collection).WithFilter(expr).
+		WithOutputFields(append(outputFields(), fieldVector)...).WithLimit(1).WithConsistencyLevel(entity.ClStrong))
+	if err != nil {
+		return memory.Memory{}, false, s.failed(ctx, "reading memory "+id, err)
+	}
+	ms, err := s.memories(rs)
+	if err != nil || len(ms) == 0 {
+		return memory.Memory{}, false, err
+	}
+	return ms[0], true, nil
 }
 
 // Delete removes memories by id.
@@ -515,8 +643,11 @@ func (s *Store) Delete(ctx context.Context, ids ...string) error {
 	if err != nil {
 		return err
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	unlock, err := s.locks.lock(ctx, ids...)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	for chunk := range slices.Chunk(ids, 512) {
 		expr, ok := idsIn(fieldID, chunk)
 		if !ok {
@@ -564,6 +695,22 @@ func query(f memory.Filter, now time.Time) (string, plan, bool) {
 	p := compile(f)
 	b := and(p.upper, native(notExpired(now)))
 	return b.expr, p, !b.isFalse()
+}
+
+// exprBound is the bound of an expression query or queryStored returned:
+// "" selects every row.
+func exprBound(expr string) bound {
+	if expr == "" {
+		return alwaysTrue
+	}
+	return native(expr)
+}
+
+// queryStored is query for every stored memory, expired ones included;
+// its expression is "" when it selects every row.
+func queryStored(f memory.Filter) (string, plan, bool) {
+	p := compile(f)
+	return p.upper.expr, p, !p.upper.isFalse()
 }
 
 // Search returns the TopK memories most similar to req.Vector among those
@@ -640,98 +787,6 @@ func sortHits(hits []memory.Hit) {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-}
-
-// List returns matching memories newest first. Milvus does not order
-// query results, so the matching memories are fetched and sorted here.
-func (s *Store) List(ctx context.Context, f memory.Filter, page memory.Page) ([]memory.Memory, error) {
-	ms, err := s.matching(ctx, f, level(page.Fresh))
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(ms, func(a, b memory.Memory) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-	start := min(max(page.Offset, 0), len(ms))
-	end := len(ms)
-	if page.Limit > 0 {
-		end = min(start+page.Limit, end)
-	}
-	return ms[start:end], nil
-}
-
-// Count returns how many memories match f: natively when the filter is
-// exact, by checking the candidates otherwise.
-func (s *Store) Count(ctx context.Context, f memory.Filter) (int, error) {
-	if err := f.Validate(); err != nil {
-		return 0, fmt.Errorf("milvus store: filter: %w", err)
-	}
-	c, err := s.client()
-	if err != nil {
-		return 0, err
-	}
-	expr, p, possible := query(f, time.Now())
-	if !possible {
-		return 0, nil
-	}
-	if !p.exact {
-		ms, err := s.matching(ctx, f, entity.ClStrong)
-		return len(ms), err
-	}
-	rs, err := c.Query(ctx, milvusclient.NewQueryOption(s.cfg.Collection).WithFilter(expr).
-		WithOutputFields("count(*)").WithConsistencyLevel(entity.ClStrong))
-	if err != nil {
-		return 0, s.failed(ctx, "counting", err)
-	}
-	col := rs.GetColumn("count(*)")
-	if col == nil || col.Len() != 1 {
-		return 0, errors.New("milvus store: counting: no count in the answer")
-	}
-	n, err := col.GetAsInt64(0)
-	if err != nil {
-		return 0, fmt.Errorf("milvus store: counting: %w", err)
-	}
-	return int(n), nil
-}
-
-// matching returns every unexpired memory matching f, without vectors.
-func (s *Store) matching(ctx context.Context, f memory.Filter, cl entity.ConsistencyLevel) ([]memory.Memory, error) {
-	if err := f.Validate(); err != nil {
-		return nil, fmt.Errorf("milvus store: filter: %w", err)
-	}
-	c, err := s.client()
-	if err != nil {
-		return nil, err
-	}
-	expr, p, possible := query(f, time.Now())
-	if !possible {
-		return nil, nil
-	}
-	rs, err := c.Query(ctx, milvusclient.NewQueryOption(s.cfg.Collection).WithFilter(expr).
-		WithOutputFields(outputFields()...).WithLimit(maxWindow).WithConsistencyLevel(cl))
-	if err != nil {
-		return nil, s.failed(ctx, "listing", err)
-	}
-	if rs.ResultCount >= maxWindow {
-		return nil, fmt.Errorf("milvus store: listing: %d or more memories pass the filter; narrow it", maxWindow)
-	}
-	ms, err := s.memories(rs)
-	if err != nil {
-		return nil, err
-	}
-	if p.exact {
-		return ms, nil
-	}
-	kept := ms[:0]
-	for i := range ms {
-		if f.Match(&ms[i]) {
-			kept = append(kept, ms[i])
-		}
-	}
-	return kept, nil
 }
 
 // AddHistory records changes, replacing records with the same id.
