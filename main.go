@@ -55,6 +55,10 @@ const shutdownTimeout = 30 * time.Second
 // reach the outbox after the server has stopped.
 const handoffTimeout = 5 * time.Second
 
+// expirySweep is how often expired memories are deleted from the store
+// (they are invisible from the moment they expire).
+const expirySweep = time.Hour
+
 // run serves until ctx is done. onListen, if set, learns the address
 // served once the port is open (tests listen on port 0).
 func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onListen func(addr string)) error {
@@ -158,6 +162,9 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { writer.Run(writerCtx, time.Duration(cfg.Learn.DrainTimeout)) })
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	wg.Go(func() { svc.SweepExpired(sweepCtx, expirySweep, log) })
 
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -198,6 +205,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	}
 	cancel()
 	stopWriter()
+	stopSweep()
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

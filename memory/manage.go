@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -328,6 +329,63 @@ func EntityField(kind string) (string, bool) {
 		return FieldRunID, true
 	}
 	return "", false
+}
+
+// PurgeExpired deletes every memory expired at now, with its history, and
+// returns how many there were. Expired memories are invisible at once;
+// this is what removes them from disk, so that an expiry means the data
+// is gone. It reads every memory once, a page at a time in id order.
+func (s *Service) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
+	purged := 0
+	for after := ""; ; {
+		ms, err := s.Store.Scan(ctx, Filter{}, after, listPage)
+		if err != nil {
+			return purged, fmt.Errorf("listing memories to purge: %w", err)
+		}
+		var ids []string
+		for i := range ms {
+			if ms[i].Expired(now) {
+				ids = append(ids, ms[i].ID)
+			}
+		}
+		if len(ids) > 0 {
+			if err := s.purge(ctx, ids); err != nil {
+				return purged, err
+			}
+			purged += len(ids)
+		}
+		if len(ms) < listPage {
+			return purged, nil
+		}
+		after = ms[len(ms)-1].ID
+	}
+}
+
+// SweepExpired calls PurgeExpired at once and then every interval until
+// ctx is done, logging what it removed and what failed (a failed sweep is
+// tried again at the next one).
+func (s *Service) SweepExpired(ctx context.Context, every time.Duration, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		n, err := s.PurgeExpired(ctx, time.Now())
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			log.Warn("purging expired memories failed; trying again later", "err", err, "purged", n, "next", every)
+		case n > 0:
+			log.Info("purged expired memories", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // An Entity is a user, agent, app or run that has memories.

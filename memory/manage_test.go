@@ -303,3 +303,84 @@ func TestDeletingFindsExpiredMemories(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiredMemoriesArePurged: an expiry means the data is gone, not
+// only hidden. The sweep deletes expired memories with their history and
+// leaves the rest, whoever they belong to.
+func TestExpiredMemoriesArePurged(t *testing.T) {
+	svc, st := newManaged(t)
+	ctx := context.Background()
+	sarah := addText(t, svc, memory.Scope{UserID: "sarah"}, nil, "Sarah's live fact", "Sarah's old address")
+	mike := addText(t, svc, memory.Scope{UserID: "mike"}, nil, "Mike's old phone", "Mike's live fact")
+	past := time.Now().Add(-time.Minute)
+	future := time.Now().Add(time.Hour)
+	for _, c := range []memory.Change{{ID: sarah[1], ExpiresAt: &past}, {ID: mike[0], ExpiresAt: &past}, {ID: mike[1], ExpiresAt: &future}} {
+		if _, err := svc.Update(ctx, "req", c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := svc.PurgeExpired(ctx, time.Now())
+	if err != nil || n != 2 {
+		t.Fatalf("PurgeExpired = %d, %v; want the 2 expired memories", n, err)
+	}
+	left, err := st.Scan(ctx, memory.Filter{}, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range left {
+		got = append(got, m.Text)
+	}
+	if len(got) != 2 || !strings.Contains(strings.Join(got, "|"), "Sarah's live fact") || !strings.Contains(strings.Join(got, "|"), "Mike's live fact") {
+		t.Errorf("after the purge, stored: %q; want the two live facts", got)
+	}
+	for _, id := range []string{sarah[1], mike[0]} {
+		if rs, _ := st.History(ctx, id); len(rs) != 0 {
+			t.Errorf("the history of purged memory %s survived: %+v", id, rs)
+		}
+	}
+	if rs, _ := st.History(ctx, sarah[0]); len(rs) == 0 {
+		t.Errorf("the history of a live memory was purged")
+	}
+	// Once the later expiry passes, the sweep takes that one too.
+	if n, err := svc.PurgeExpired(ctx, future.Add(time.Second)); err != nil || n != 1 {
+		t.Errorf("PurgeExpired an hour later = %d, %v; want Mike's memory that expired then", n, err)
+	}
+}
+
+// TestSweepRunsUntilCancelled: the sweep purges on its interval and stops
+// when its context ends.
+func TestSweepRunsUntilCancelled(t *testing.T) {
+	svc, st := newManaged(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		svc.SweepExpired(ctx, 10*time.Millisecond, nil)
+		close(done)
+	}()
+	ids := addText(t, svc, memory.Scope{UserID: "sarah"}, nil, "Sarah's old address")
+	soon := time.Now().Add(50 * time.Millisecond)
+	if _, err := svc.Update(context.Background(), "req", memory.Change{ID: ids[0], ExpiresAt: &soon}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left, err := st.Scan(context.Background(), memory.Filter{}, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sweep left an expired memory on disk for 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("SweepExpired did not return after its context was cancelled")
+	}
+}
