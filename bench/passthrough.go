@@ -1,0 +1,238 @@
+package main
+
+import (
+	"fmt"
+	"log"
+	"math"
+	"slices"
+	"time"
+)
+
+// A target is where requests go: the upstream itself (direct) or a
+// sidecar in front of it.
+type target struct {
+	name string
+	base string
+	sc   *sidecar // nil for direct
+	gen  gen
+}
+
+// metrics collects the figures of each run by name.
+type metrics map[string]series
+
+func (m metrics) add(name string, v float64) { m[name] = append(m[name], v) }
+
+// window is one measured run at a fixed rate: a warm-up, then d of load.
+type window struct {
+	samples []sample
+	elapsed time.Duration
+	use     usage // [upstream, sidecar] when there is a sidecar
+	// The sidecar's Go runtime during the window: bytes allocated and
+	// garbage collections.
+	allocs, gcs float64
+}
+
+// runtimeStats reads what the sidecar's Go runtime has allocated and how
+// many collections it ran.
+func runtimeStats(sc *sidecar) (allocs, gcs float64) {
+	if sc == nil {
+		return 0, 0
+	}
+	m, err := sc.metrics("go_memstats_alloc_bytes_total", "go_gc_duration_seconds_count")
+	if err != nil {
+		return 0, 0
+	}
+	return m["go_memstats_alloc_bytes_total"], m["go_gc_duration_seconds_count"]
+}
+
+func (b *bench) pids(t target) []int {
+	p := []int{b.up.pid()}
+	if t.sc != nil {
+		p = append(p, t.sc.pid())
+	}
+	return p
+}
+
+// openWindow runs t at rate: a warm-up, then the measured window.
+func (b *bench) openWindow(t target, rate float64, d time.Duration) window {
+	if b.o.warm > 0 {
+		n := int(rate * b.o.warm.Seconds())
+		openLoop(b.client, t.base, rate, b.o.warm, t.gen, b.indices(n))
+	}
+	a0, g0 := runtimeStats(t.sc)
+	m := startMeter(b.pids(t)...)
+	start := time.Now()
+	s := openLoop(b.client, t.base, rate, d, t.gen, b.indices(int(rate*d.Seconds())))
+	w := window{samples: s, elapsed: time.Since(start), use: m.end()}
+	a1, g1 := runtimeStats(t.sc)
+	w.allocs, w.gcs = a1-a0, g1-g0
+	return w
+}
+
+// closedWindow runs t with conc clients: a warm-up, then the window.
+func (b *bench) closedWindow(t target, conc int, d time.Duration) window {
+	if b.o.warm > 0 {
+		closedLoop(b.client, t.base, conc, b.o.warm, t.gen, b.indices(1<<20))
+	}
+	m := startMeter(b.pids(t)...)
+	s, el := closedLoop(b.client, t.base, conc, d, t.gen, b.indices(1<<24))
+	return window{samples: s, elapsed: el, use: m.end()}
+}
+
+// record adds a window's latency, throughput, errors and resources to m.
+func (w window) record(m metrics) dist {
+	var lat, lag []time.Duration
+	errs := 0
+	for _, s := range w.samples {
+		if !s.ok() {
+			errs++
+			continue
+		}
+		lat = append(lat, s.lat)
+		lag = append(lag, s.lag)
+	}
+	d := summarize(lat)
+	m.add("p50", ms(d.p50))
+	m.add("p99", ms(d.p99))
+	m.add("p999", ms(d.p999))
+	m.add("tput", float64(len(lat))/w.elapsed.Seconds())
+	m.add("errors", float64(errs))
+	m.add("lag99", ms(summarize(lag).p99))
+	m.add("machine", w.use.machine)
+	m.add("upcpu", w.use.cpu[0])
+	if len(w.use.cpu) > 1 {
+		m.add("cpu", w.use.cpu[1])
+		m.add("rss", w.use.rss[1])
+	}
+	if len(w.samples) > 0 && w.allocs > 0 {
+		m.add("allocKB", w.allocs/float64(len(w.samples))/1024)
+		m.add("gcps", w.gcs/w.elapsed.Seconds())
+	}
+	return d
+}
+
+// rotate returns ts starting at its run-th element, so that no path is
+// always measured first.
+func rotate[T any](ts []T, run int) []T {
+	k := run % len(ts)
+	return append(append([]T(nil), ts[k:]...), ts[:k]...)
+}
+
+func (b *bench) passthrough() error {
+	sc, err := b.newSidecar("passthrough", nil)
+	if err != nil {
+		return err
+	}
+	idle, _ := procRSS(sc.pid())
+	idleMiB := float64(idle) / (1 << 20)
+
+	body := chatBody("How should I structure my training this week?", false)
+	plain := func(int) spec { return spec{path: "/v1/chat/completions", body: body} }
+	modeOff := func(i int) spec {
+		return spec{path: "/v1/chat/completions", header: identity(userName(i%1000), "off"), body: body}
+	}
+	direct := target{name: "direct", base: b.up.url, gen: plain}
+	side := target{name: "sidecar", base: sc.url, sc: sc, gen: plain}
+	off := target{name: "sidecar, identity + X-Memory-Mode: off", base: sc.url, sc: sc, gen: modeOff}
+
+	sec := &section{title: "1. Passthrough overhead (memory off)"}
+	sec.printf("Client → sidecar → fake upstream against client → fake upstream, alternating in each run. "+
+		"Requests carry no identity (a pure proxy) unless said; non-streaming Chat Completions of 1.3 KB, answers of ~1 KB. "+
+		"Open loop: requests leave at their scheduled times whatever earlier ones are doing, and latency counts from the scheduled time. "+
+		"*added* is sidecar − direct within each run, then the median over runs. "+
+		"CPU is %% of one core; RSS is the peak during the window. The sidecar's RSS right after start, idle: **%.1f MiB**.\n\n", idleMiB)
+
+	tb := newTable("rate (req/s)", "path", "p50 ms", "p99 ms", "p99.9 ms", "throughput req/s", "errors", "sidecar CPU %", "sidecar RSS MiB", "sidecar KB allocated/req", "sidecar GCs/s", "machine busy %")
+	near1000 := nearest(b.o.rates, 1000)
+	maxLag := 0.0
+	for _, rate := range b.o.rates {
+		targets := []target{direct, side}
+		if rate == near1000 {
+			targets = append(targets, off)
+		}
+		res := map[string]metrics{}
+		for _, t := range targets {
+			res[t.name] = metrics{}
+		}
+		for run := range b.o.runs {
+			for _, t := range rotate(targets, run) {
+				var wait func()
+				if run == 0 && t.name == "sidecar" {
+					wait = b.profiled(t.sc, fmt.Sprintf("passthrough-%.0f", rate), b.o.warm+b.o.dur)
+				}
+				d := b.openWindow(t, rate, b.o.dur).record(res[t.name])
+				if wait != nil {
+					wait()
+				}
+				log.Printf("passthrough %4.0f/s run %d %-8s p50 %.3f ms p99 %.3f ms", rate, run+1, t.name, ms(d.p50), ms(d.p99))
+			}
+		}
+		dm, sm := res["direct"], res["sidecar"]
+		for _, m := range res {
+			maxLag = max(maxLag, slices.Max(m["lag99"]))
+		}
+		for _, t := range targets {
+			m := res[t.name]
+			cpu, rss, alloc, gcs := "–", "–", "–", "–"
+			if t.sc != nil {
+				cpu, rss, alloc, gcs = m["cpu"].f(0), m["rss"].f(1), m["allocKB"].f(1), m["gcps"].f(1)
+			}
+			tb.add(fmt.Sprintf("%.0f", rate), t.name, m["p50"].f(3), m["p99"].f(3), m["p999"].f(3), m["tput"].f(0), m["errors"].f(0), cpu, rss, alloc, gcs, m["machine"].f(0))
+		}
+		tb.add(fmt.Sprintf("%.0f", rate), "**added by the sidecar**", "**"+diff(sm["p50"], dm["p50"]).f(3)+"**", "**"+diff(sm["p99"], dm["p99"]).f(3)+"**",
+			diff(sm["p999"], dm["p999"]).f(3), "×"+ratio(sm["tput"], dm["tput"]).f(3), "", "", "", "", "", "")
+		b.plot = append(b.plot, plotPoint{rate: rate,
+			direct50: dm["p50"].agg().med, direct99: dm["p99"].agg().med,
+			side50: sm["p50"].agg().med, side99: sm["p99"].agg().med})
+		if rate == near1000 {
+			a50, a99 := diff(sm["p50"], dm["p50"]).agg(), diff(sm["p99"], dm["p99"]).agg()
+			b.setGoal("pass50", goal{what: fmt.Sprintf("passthrough added p50 at %.0f req/s", rate), target: "≤ 0.3 ms",
+				measured: a50.format(3) + " ms", met: a50.med <= 0.3})
+			b.setGoal("pass99", goal{what: fmt.Sprintf("passthrough added p99 at %.0f req/s", rate), target: "≤ 1 ms",
+				measured: a99.format(3) + " ms", met: a99.med <= 1})
+			r := sm["rss"].agg()
+			b.setGoal("rss1000", goal{what: fmt.Sprintf("sidecar RSS at %.0f req/s", rate), target: "≤ 200 MiB",
+				measured: r.format(1) + " MiB", met: r.hi <= 200})
+		}
+		if rate == nearest(b.o.rates, 2000) {
+			tr := ratio(sm["tput"], dm["tput"]).agg()
+			b.setGoal("tput2000", goal{what: fmt.Sprintf("passthrough throughput at %.0f req/s, sidecar ÷ direct", rate), target: "≥ 1 (within 0.5%)",
+				measured: "×" + tr.format(3), met: tr.med >= 0.995})
+		}
+	}
+	b.setGoal("rssidle", goal{what: "sidecar RSS idle (after start)", target: "≤ 64 MiB", measured: fmt.Sprintf("%.1f MiB", idleMiB), met: idleMiB <= 64})
+	sec.printf("%s\n", tb)
+	sec.printf("The load generator's own scheduling lag (scheduled → sent, p99) was at most %.2f ms; it is in both paths' latencies.\n\n", maxLag)
+
+	// Fixed concurrency: closed loop, each client waits for its answer.
+	tc := newTable("clients", "path", "throughput req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "sidecar CPU %", "machine busy %")
+	for _, conc := range b.o.concs {
+		res := map[string]metrics{"direct": {}, "sidecar": {}}
+		for run := range b.o.runs {
+			for _, t := range rotate([]target{direct, side}, run) {
+				b.closedWindow(t, conc, b.o.dur).record(res[t.name])
+			}
+		}
+		dm, sm := res["direct"], res["sidecar"]
+		tc.add(fmt.Sprint(conc), "direct", dm["tput"].f(0), dm["p50"].f(3), dm["p99"].f(3), dm["p999"].f(3), dm["errors"].f(0), "–", dm["machine"].f(0))
+		tc.add(fmt.Sprint(conc), "sidecar", sm["tput"].f(0), sm["p50"].f(3), sm["p99"].f(3), sm["p999"].f(3), sm["errors"].f(0), sm["cpu"].f(0), sm["machine"].f(0))
+		tc.add(fmt.Sprint(conc), "**sidecar ÷ direct, added**", "×"+ratio(sm["tput"], dm["tput"]).f(3), diff(sm["p50"], dm["p50"]).f(3), diff(sm["p99"], dm["p99"]).f(3), diff(sm["p999"], dm["p999"]).f(3), "", "", "")
+		log.Printf("concurrency %d: direct %.0f req/s, sidecar %.0f req/s", conc, dm["tput"].agg().med, sm["tput"].agg().med)
+	}
+	sec.printf("### Fixed concurrency\n\nClosed loop: each client sends its next request when the last one answered; latency counts from the send. "+
+		"With %v of upstream latency, throughput is bounded by clients ÷ latency until the two cores run out.\n\n%s", b.o.up.latency, tc)
+	b.passSidecar = sc
+	b.emit(sec)
+	return nil
+}
+
+// nearest returns the element of xs nearest to x.
+func nearest(xs []float64, x float64) float64 {
+	best := xs[0]
+	for _, v := range xs {
+		if math.Abs(v-x) < math.Abs(best-x) {
+			best = v
+		}
+	}
+	return best
+}
