@@ -54,6 +54,7 @@ type options struct {
 	streamRate         float64
 	up                 upstreamOptions
 	sidecarBin         string
+	baseline           string
 	sections           map[string]bool
 	keep               bool
 	profile            string
@@ -116,6 +117,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.up.chunkDelay, "chunk-delay", 5*time.Millisecond, "the fake upstream's delay between stream events")
 	fs.IntVar(&o.up.replyWords, "reply-words", 80, "words in each answer (one stream event each)")
 	fs.StringVar(&o.sidecarBin, "sidecar", "", "a memproxy binary to run (default: build the module's)")
+	fs.StringVar(&o.baseline, "baseline", "", "another memproxy binary measured alongside in the passthrough test (before/after a change)")
 	fs.StringVar(&sections, "sections", "passthrough,stream,memory,learning,writer,quality", "which tests to run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, data)")
 	fs.StringVar(&o.profile, "profile", "", "write CPU profiles of the sidecar under load to this directory (builds it with the pprof tag)")
@@ -334,8 +336,12 @@ func (b *bench) build() error {
 // newSidecar starts a sidecar that stops at the end of the benchmark (or
 // earlier, by its stop method).
 func (b *bench) newSidecar(name string, settings map[string]string) (*sidecar, error) {
+	return b.newSidecarFrom(b.bin, name, settings)
+}
+
+func (b *bench) newSidecarFrom(bin, name string, settings map[string]string) (*sidecar, error) {
 	log.Printf("starting sidecar %s", name)
-	s, err := startSidecar(b.bin, b.dir, name, b.up, settings, b.o.profile != "")
+	s, err := startSidecar(bin, b.dir, name, b.up, settings, b.o.profile != "")
 	if err != nil {
 		return nil, err
 	}

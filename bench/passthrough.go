@@ -134,6 +134,15 @@ func (b *bench) passthrough() error {
 	direct := target{name: "direct", base: b.up.url, gen: plain}
 	side := target{name: "sidecar", base: sc.url, sc: sc, gen: plain}
 	off := target{name: "sidecar, identity + X-Memory-Mode: off", base: sc.url, sc: sc, gen: modeOff}
+	var base *target
+	if b.o.baseline != "" {
+		bsc, err := b.newSidecarFrom(b.o.baseline, "baseline", nil)
+		if err != nil {
+			return err
+		}
+		defer bsc.stop(15 * time.Second)
+		base = &target{name: "baseline sidecar (-baseline)", base: bsc.url, sc: bsc, gen: plain}
+	}
 
 	sec := &section{title: "1. Passthrough overhead (memory off)"}
 	sec.printf("Client → sidecar → fake upstream against client → fake upstream, alternating in each run. "+
@@ -149,6 +158,9 @@ func (b *bench) passthrough() error {
 		targets := []target{direct, side}
 		if rate == near1000 {
 			targets = append(targets, off)
+		}
+		if base != nil {
+			targets = append(targets, *base)
 		}
 		res := map[string]metrics{}
 		for _, t := range targets {
@@ -181,6 +193,11 @@ func (b *bench) passthrough() error {
 		}
 		tb.add(fmt.Sprintf("%.0f", rate), "**added by the sidecar**", "**"+diff(sm["p50"], dm["p50"]).f(3)+"**", "**"+diff(sm["p99"], dm["p99"]).f(3)+"**",
 			diff(sm["p999"], dm["p999"]).f(3), "×"+ratio(sm["tput"], dm["tput"]).f(3), "", "", "", "", "", "")
+		if base != nil {
+			bm := res[base.name]
+			tb.add(fmt.Sprintf("%.0f", rate), "added by the baseline", diff(bm["p50"], dm["p50"]).f(3), diff(bm["p99"], dm["p99"]).f(3),
+				diff(bm["p999"], dm["p999"]).f(3), "×"+ratio(bm["tput"], dm["tput"]).f(3), "", "", "", "", "", "")
+		}
 		b.plot = append(b.plot, plotPoint{rate: rate,
 			direct50: dm["p50"].agg().med, direct99: dm["p99"].agg().med,
 			side50: sm["p50"].agg().med, side99: sm["p99"].agg().med})
