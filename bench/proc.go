@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -101,24 +100,30 @@ type upstream struct {
 }
 
 func startUpstream(dir string, o upstreamOptions) (*upstream, error) {
+	return startSelf(dir, "upstream", o.args()...)
+}
+
+// startSelf runs the benchmark's subcommand sub as a process of its own
+// and reads the address it serves on from its first line of output.
+func startSelf(dir, sub string, args ...string) (*upstream, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, append([]string{"upstream"}, o.args()...)...)
+	cmd := exec.Command(self, append([]string{sub}, args...)...)
 	cmd.Env = minimalEnv()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
-	p, err := start("upstream", cmd, filepath.Join(dir, "upstream.log"))
+	p, err := start(sub, cmd, filepath.Join(dir, sub+".log"))
 	if err != nil {
 		return nil, err
 	}
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		p.stop(time.Second)
-		return nil, fmt.Errorf("the fake upstream did not start: %v\n%s", err, p.tail())
+		return nil, fmt.Errorf("%s did not start: %v\n%s", sub, err, p.tail())
 	}
 	addr := strings.TrimSpace(line)
 	if err := storeload.CheckLoopback(addr); err != nil {
@@ -145,13 +150,17 @@ func minimalEnv() []string {
 }
 
 // startSidecar runs the memproxy binary bin with the given settings on
-// top of the benchmark's: loopback on a free port, JSON logs, the memory
-// API open with key benchKey, forwarding to up.
+// top of the benchmark's: loopback on a free port, the memory API open
+// with key benchKey, forwarding to up, logs (the default: text, info) to
+// a file.
 func startSidecar(bin, dir, name string, up *upstream, settings map[string]string, profile bool) (*sidecar, error) {
 	dataDir := filepath.Join(dir, name+"-data")
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	env := map[string]string{
-		"MEMPROXY_LISTEN":                 "127.0.0.1:0",
-		"MEMPROXY_LOG_FORMAT":             "json",
+		"MEMPROXY_LISTEN":                 addr,
 		"MEMPROXY_API_KEYS":               benchKey,
 		"MEMPROXY_UPSTREAM_URL":           up.url + "/v1",
 		"MEMPROXY_DATA_DIR":               dataDir,
@@ -189,17 +198,8 @@ func startSidecar(bin, dir, name string, up *upstream, settings map[string]strin
 	if err != nil {
 		return nil, err
 	}
-	addr, err := waitListening(p, 5*time.Minute)
-	if err != nil {
-		p.stop(5 * time.Second)
-		return nil, err
-	}
-	if err := storeload.CheckLoopback(addr); err != nil {
-		p.stop(5 * time.Second)
-		return nil, err
-	}
 	s := &sidecar{process: p, url: "http://" + addr, dataDir: dataDir, pprof: pprofURL}
-	if err := s.waitReady(time.Minute); err != nil {
+	if err := s.waitReady(5 * time.Minute); err != nil {
 		p.stop(5 * time.Second)
 		return nil, err
 	}
@@ -254,33 +254,13 @@ func (s *sidecar) profile(path string, d time.Duration) func() {
 	return func() { <-done }
 }
 
-// waitListening reads the sidecar's log until it says where it listens.
-func waitListening(p *process, limit time.Duration) (string, error) {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(p.log); err == nil {
-			for line := range bytes.SplitSeq(b, []byte("\n")) {
-				var l struct {
-					Msg  string `json:"msg"`
-					Addr string `json:"addr"`
-				}
-				if json.Unmarshal(line, &l) == nil && l.Msg == "memproxy listening" {
-					return l.Addr, nil
-				}
-			}
-		}
-		if p.exited() {
-			return "", fmt.Errorf("%s exited at start:\n%s", p.name, p.tail())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return "", fmt.Errorf("%s did not listen within %v:\n%s", p.name, limit, p.tail())
-}
-
-// waitReady waits for /readyz: the store serves.
+// waitReady waits for /readyz: the sidecar listens and its store serves.
 func (s *sidecar) waitReady(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
+		if s.exited() {
+			return fmt.Errorf("%s exited at start:\n%s", s.name, s.tail())
+		}
 		res, err := http.Get(s.url + "/readyz")
 		if err == nil {
 			res.Body.Close()
