@@ -46,20 +46,19 @@ func (b *bench) learning() error {
 		}
 		var pending series
 		for run := range b.o.runs {
-			for _, t := range rotate(targets, run) {
-				w := b.openWindow(t, b.o.memRate, b.o.dur)
+			ws := b.runOpen(targets, b.o.memRate, run)
+			for _, t := range targets {
+				w := ws[t.name]
 				d := w.record(res[t.name])
 				for _, s := range w.samples {
 					if s.ok() {
 						headers[t.name][s.learning]++
 					}
 				}
-				if t.name == "on" {
-					p, _ := sc.metrics("memproxy_outbox_pending")
-					pending = append(pending, p["memproxy_outbox_pending"])
-				}
 				log.Printf("%s run %d %-6s p50 %.3f ms p99 %.3f ms", name, run+1, t.name, ms(d.p50), ms(d.p99))
 			}
+			p, _ := sc.metrics("memproxy_outbox_pending")
+			pending = append(pending, p["memproxy_outbox_pending"])
 		}
 		sc.stop(15 * time.Second)
 		dm, rm, om := res["direct"], res["read"], res["on"]
@@ -75,7 +74,7 @@ func (b *bench) learning() error {
 				met:      abs(d50.med) <= max(n50, 0.05) && abs(d99.med) <= max(n99, 0.5)})
 		}
 	}
-	sec.printf("%s\nRate %.0f requests/s. *outbox pending after* is the writer's backlog at the end of each learning window: "+
+	sec.printf("%s\nRate %.0f requests/s. *outbox pending after* is the writer's backlog at the end of each run: "+
 		"where the writer keeps up it is near zero; on Milvus the writer is slower than the arrivals (see 4b), so it grows, and the chat latency still does not move.\n", tb, b.o.memRate)
 	b.emit(sec)
 	return nil

@@ -45,7 +45,9 @@ type options struct {
 	out, plot, command string
 	quick              bool
 	runs               int
-	dur, warm          time.Duration
+	dur, warm, slice   time.Duration
+	quietWait          time.Duration
+	quietBusy          float64
 	rates              []float64
 	concs              []int
 	milvus             string
@@ -55,17 +57,21 @@ type options struct {
 	up                 upstreamOptions
 	sidecarBin         string
 	baseline           string
+	baselineEnv        map[string]string
 	sections           map[string]bool
 	keep               bool
 	profile            string
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "upstream" {
-		if err := runUpstream(os.Args[2:]); err != nil {
-			log.Fatal(err)
+	if len(os.Args) > 1 {
+		sub := map[string]func([]string) error{"upstream": runUpstream, "bareproxy": runBareProxy, "load": runLoad}[os.Args[1]]
+		if sub != nil {
+			if err := sub(os.Args[2:]); err != nil {
+				log.Fatal(err)
+			}
+			return
 		}
-		return
 	}
 	log.SetFlags(log.Ltime)
 	o, err := parseFlags(os.Args[1:])
@@ -98,14 +104,17 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var o options
-	var rates, concs, sizes, sections string
+	var rates, concs, sizes, sections, baselineEnv string
 	fs.StringVar(&o.out, "out", "", "write the report here (e.g. BENCHMARKS.md); empty: stdout only")
 	fs.StringVar(&o.plot, "plot", "", "write the latency-vs-rate plot here (PNG)")
 	fs.StringVar(&o.command, "command", "", "the command to record in the report (default: this one)")
 	fs.BoolVar(&o.quick, "quick", false, "short windows, fewer rates and sizes: a check that everything runs, not figures to quote")
 	fs.IntVar(&o.runs, "runs", 3, "runs of each measurement; figures are their median and range")
 	fs.DurationVar(&o.dur, "duration", 10*time.Second, "measured window of each run")
-	fs.DurationVar(&o.warm, "warmup", time.Second, "unmeasured load before each window")
+	fs.DurationVar(&o.warm, "warmup", time.Second, "unmeasured load of each path before each run")
+	fs.DurationVar(&o.slice, "slice", time.Second, "paths alternate in slices this long within a run")
+	fs.DurationVar(&o.quietWait, "quiet-wait", 5*time.Minute, "before each run, wait up to this long for the machine to be quiet (0: never wait)")
+	fs.Float64Var(&o.quietBusy, "quiet-busy", 15, "busy % of all cores under which the machine counts as quiet")
 	fs.StringVar(&rates, "rates", "200,500,1000,1500,2000,2500", "fixed rates (requests/s) of the passthrough test")
 	fs.StringVar(&concs, "concurrency", "1,16,64", "fixed concurrencies of the passthrough test")
 	fs.StringVar(&o.milvus, "milvus", "", "a Milvus server on loopback (host:port); empty: Milvus rows are skipped")
@@ -118,7 +127,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.up.replyWords, "reply-words", 80, "words in each answer (one stream event each)")
 	fs.StringVar(&o.sidecarBin, "sidecar", "", "a memproxy binary to run (default: build the module's)")
 	fs.StringVar(&o.baseline, "baseline", "", "another memproxy binary measured alongside in the passthrough test (before/after a change)")
-	fs.StringVar(&sections, "sections", "passthrough,stream,memory,learning,writer,quality", "which tests to run")
+	fs.StringVar(&baselineEnv, "baseline-env", "", "comma-separated NAME=value settings of the baseline sidecar (e.g. GOMAXPROCS=1)")
+	fs.StringVar(&sections, "sections", strings.Join(sectionNames, ","), "which tests to run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, data)")
 	fs.StringVar(&o.profile, "profile", "", "write CPU profiles of the sidecar under load to this directory (builds it with the pprof tag)")
 	if err := fs.Parse(args); err != nil {
@@ -136,6 +146,9 @@ func parseFlags(args []string) (options, error) {
 		if !set["warmup"] {
 			o.warm = 500 * time.Millisecond
 		}
+		if !set["slice"] {
+			o.slice = 500 * time.Millisecond
+		}
 		if !set["rates"] {
 			rates = "200,1000,2000"
 		}
@@ -144,6 +157,9 @@ func parseFlags(args []string) (options, error) {
 		}
 		if !set["concurrency"] {
 			concs = "16"
+		}
+		if !set["quiet-wait"] {
+			o.quietWait = 20 * time.Second
 		}
 	}
 	var err error
@@ -159,6 +175,12 @@ func parseFlags(args []string) (options, error) {
 	if o.runs < 1 {
 		return o, fmt.Errorf("-runs must be at least 1")
 	}
+	o.baselineEnv = map[string]string{}
+	for kv := range strings.SplitSeq(baselineEnv, ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok {
+			o.baselineEnv[k] = v
+		}
+	}
 	o.sections = map[string]bool{}
 	for s := range strings.SplitSeq(sections, ",") {
 		o.sections[strings.TrimSpace(s)] = true
@@ -173,6 +195,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	return o, nil
 }
+
+// sectionNames are the tests, in the order they run.
+var sectionNames = []string{"passthrough", "stream", "memory", "learning", "writer", "quality"}
 
 func floats(s string) ([]float64, error) {
 	var out []float64
@@ -215,6 +240,11 @@ type bench struct {
 	cleanups []func()
 	finished atomic.Bool
 	seq      atomic.Int64
+
+	// waited is how long runs waited for a quiet machine; busyRuns
+	// how many ran on a busy one after all.
+	waited   time.Duration
+	busyRuns int
 
 	sections []*section
 	goals    map[string]*goal

@@ -153,20 +153,16 @@ func (b *bench) memoryOn() error {
 				res := map[string]metrics{"direct": {}, "sidecar": {}}
 				stages := metrics{}
 				for run := range b.o.runs {
-					for _, t := range rotate([]target{direct, side}, run) {
-						wait := func() {}
-						if run == 0 && t.sc != nil {
-							wait = b.profiled(t.sc, name, b.o.warm+b.o.dur)
-						}
-						w := b.openWindow(t, b.o.memRate, b.o.dur)
-						wait()
-						d := w.record(res[t.name])
-						if t.sc == nil {
-							continue
-						}
-						recordStages(w.samples, stages)
-						log.Printf("%s run %d: sidecar p50 %.3f ms p99 %.3f ms", name, run+1, ms(d.p50), ms(d.p99))
+					wait := func() {}
+					if run == 0 {
+						wait = b.profiled(sc, name, 2*(b.o.warm+b.o.dur))
 					}
+					ws := b.runOpen([]target{direct, side}, b.o.memRate, run)
+					wait()
+					ws["direct"].record(res["direct"])
+					d := ws["sidecar"].record(res["sidecar"])
+					recordStages(ws["sidecar"].samples, stages)
+					log.Printf("%s run %d: sidecar p50 %.3f ms p99 %.3f ms", name, run+1, ms(d.p50), ms(d.p99))
 				}
 				sc.stop(15 * time.Second)
 				dm, sm := res["direct"], res["sidecar"]

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // The analysis written by hand between these markers survives a rewrite
@@ -29,6 +30,9 @@ func (b *bench) write() error {
 	fmt.Println(goals)
 	if b.o.plot != "" && len(b.plot) > 0 {
 		sub := fmt.Sprintf("%s; median of %d runs of %v per point", machineShort(), b.o.runs, b.o.dur)
+		if b.o.runs == 1 {
+			sub = fmt.Sprintf("%s; one run of %v per point", machineShort(), b.o.dur)
+		}
 		if err := writePlot(b.o.plot, b.plot, b.o.up.latency.String(), sub); err != nil {
 			return err
 		}
@@ -57,7 +61,7 @@ func (b *bench) write() error {
 		}
 		fmt.Fprintf(&sb, "\n![Latency vs rate, direct and through the sidecar](%s)\n\n"+
 			"Left: p50 (solid) and p99 (dashed) latency of the passthrough test against the offered rate, direct (blue) and through the sidecar (orange). "+
-			"Right: what the sidecar added (sidecar − direct, medians over runs), with the goals.\n", filepath.ToSlash(rel))
+			"Right: what the sidecar added (sidecar − direct within each run, the median over runs), with the goals, and what the bare Go reverse proxy added (grey).\n", filepath.ToSlash(rel))
 	}
 	for _, s := range b.sections {
 		sb.WriteString("\n" + s.String())
@@ -85,10 +89,24 @@ func (b *bench) header() string {
 	fmt.Fprintf(&sb, "- **Machine:** %s\n", machine())
 	fmt.Fprintf(&sb, "- **Date:** %s; sidecar built from commit %s\n", today(), commit)
 	fmt.Fprintf(&sb, "- **Command:** `%s`\n", b.o.command)
-	fmt.Fprintf(&sb, "- **Method:** each figure is the median of %d runs, with the range [min – max] over runs; a run is %v of load after %v of warm-up. "+
-		"Paths are measured alternately within each run (the order rotates) so that they share the machine's state; *added* is sidecar − direct within a run. "+
+	fmt.Fprintf(&sb, "- **Method:** each figure is the median of %d runs, with the range [min – max] over runs. In a run every path is warmed up "+
+		"(%v of load), then gets %v of load in slices of %v, the paths alternating slice by slice (the order rotates) so that they share the machine's state; "+
+		"*added* is sidecar − direct within a run. "+
 		"The load generator, the fake upstream and the sidecar share the %d cores: their contention is in the figures, for both paths.\n",
-		b.o.runs, b.o.dur, b.o.warm, runtime.NumCPU())
+		b.o.runs, b.o.warm, b.o.dur, min(b.o.slice, b.o.dur), runtime.NumCPU())
+	if b.o.quietWait > 0 {
+		fmt.Fprintf(&sb, "- **Quiet machine:** before each run the benchmark waited, up to %v, for the machine to be under %.0f%% busy: %v in all",
+			b.o.quietWait, b.o.quietBusy, b.waited.Round(time.Second))
+		if b.busyRuns > 0 {
+			fmt.Fprintf(&sb, "; **%d runs found it still busy and ran anyway**: other work is in their figures", b.busyRuns)
+		}
+		sb.WriteString(".\n")
+	} else {
+		sb.WriteString("- **Quiet machine:** not waited for (`-quiet-wait 0`).\n")
+	}
+	if b.o.quick {
+		sb.WriteString("- **-quick:** short windows, few rates and sizes: a check that everything runs, not figures to quote.\n")
+	}
 	fmt.Fprintf(&sb, "- **Fake upstream:** `internal/fakeupstream` in its own process, answering chat after %v, embeddings after %v, streams with %v between events, answers of %d words.\n",
 		b.o.up.latency, b.o.up.embedLatency, b.o.up.chunkDelay, b.o.up.replyWords)
 	fmt.Fprintf(&sb, "- **Sidecar:** default settings (info logs, one line per request, to a file), unless a section says otherwise.\n")

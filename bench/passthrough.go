@@ -5,16 +5,28 @@ import (
 	"log"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
-// A target is where requests go: the upstream itself (direct) or a
-// sidecar in front of it.
+// A target is where requests go: the upstream itself (direct), a
+// sidecar in front of it, or another proxy in front of it.
 type target struct {
 	name string
 	base string
-	sc   *sidecar // nil for direct
-	gen  gen
+	sc   *sidecar // nil for direct and for a proxy that is not a sidecar
+	// proxy is a proxy process that is not a sidecar (it has no /metrics):
+	// its CPU and memory are measured, its Go runtime is not.
+	proxy *process
+	gen   gen
+}
+
+// proc is the proxy process of t, or nil for the direct path.
+func (t target) proc() *process {
+	if t.sc != nil {
+		return t.sc.process
+	}
+	return t.proxy
 }
 
 // metrics collects the figures of each run by name.
@@ -22,61 +34,45 @@ type metrics map[string]series
 
 func (m metrics) add(name string, v float64) { m[name] = append(m[name], v) }
 
-// window is one measured run at a fixed rate: a warm-up, then d of load.
+// window is what one target measured in a run: its slices, merged.
 type window struct {
 	samples []sample
 	elapsed time.Duration
-	use     usage // [upstream, sidecar] when there is a sidecar
+	use     usage // [upstream, proxy] when there is a proxy
 	// The sidecar's Go runtime during the window: bytes allocated and
-	// garbage collections.
-	allocs, gcs float64
+	// garbage collections; and its own measure of the time from a
+	// request's arrival to its forwarding (memproxy_added_latency_seconds).
+	allocs, gcs          float64
+	addedSum, addedCount float64
 }
 
 // runtimeStats reads what the sidecar's Go runtime has allocated and how
 // many collections it ran.
-func runtimeStats(sc *sidecar) (allocs, gcs float64) {
+func runtimeStats(sc *sidecar) (allocs, gcs, addedSum, addedCount float64) {
 	if sc == nil {
-		return 0, 0
+		return 0, 0, 0, 0
 	}
-	m, err := sc.metrics("go_memstats_alloc_bytes_total", "go_gc_duration_seconds_count")
+	m, err := sc.metrics("go_memstats_alloc_bytes_total", "go_gc_duration_seconds_count", "memproxy_added_latency_seconds_")
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0, 0
 	}
-	return m["go_memstats_alloc_bytes_total"], m["go_gc_duration_seconds_count"]
+	for k, v := range m {
+		switch {
+		case strings.HasPrefix(k, "memproxy_added_latency_seconds_sum"):
+			addedSum += v
+		case strings.HasPrefix(k, "memproxy_added_latency_seconds_count"):
+			addedCount += v
+		}
+	}
+	return m["go_memstats_alloc_bytes_total"], m["go_gc_duration_seconds_count"], addedSum, addedCount
 }
 
 func (b *bench) pids(t target) []int {
 	p := []int{b.up.pid()}
-	if t.sc != nil {
-		p = append(p, t.sc.pid())
+	if pr := t.proc(); pr != nil {
+		p = append(p, pr.pid())
 	}
 	return p
-}
-
-// openWindow runs t at rate: a warm-up, then the measured window.
-func (b *bench) openWindow(t target, rate float64, d time.Duration) window {
-	if b.o.warm > 0 {
-		n := int(rate * b.o.warm.Seconds())
-		openLoop(b.client, t.base, rate, b.o.warm, t.gen, b.indices(n))
-	}
-	a0, g0 := runtimeStats(t.sc)
-	m := startMeter(b.pids(t)...)
-	start := time.Now()
-	s := openLoop(b.client, t.base, rate, d, t.gen, b.indices(int(rate*d.Seconds())))
-	w := window{samples: s, elapsed: time.Since(start), use: m.end()}
-	a1, g1 := runtimeStats(t.sc)
-	w.allocs, w.gcs = a1-a0, g1-g0
-	return w
-}
-
-// closedWindow runs t with conc clients: a warm-up, then the window.
-func (b *bench) closedWindow(t target, conc int, d time.Duration) window {
-	if b.o.warm > 0 {
-		closedLoop(b.client, t.base, conc, b.o.warm, t.gen, b.indices(1<<20))
-	}
-	m := startMeter(b.pids(t)...)
-	s, el := closedLoop(b.client, t.base, conc, d, t.gen, b.indices(1<<24))
-	return window{samples: s, elapsed: el, use: m.end()}
 }
 
 // record adds a window's latency, throughput, errors and resources to m.
@@ -108,6 +104,9 @@ func (w window) record(m metrics) dist {
 		m.add("allocKB", w.allocs/float64(len(w.samples))/1024)
 		m.add("gcps", w.gcs/w.elapsed.Seconds())
 	}
+	if w.addedCount > 0 {
+		m.add("inside", w.addedSum/w.addedCount*1e6)
+	}
 	return d
 }
 
@@ -134,9 +133,16 @@ func (b *bench) passthrough() error {
 	direct := target{name: "direct", base: b.up.url, gen: plain}
 	side := target{name: "sidecar", base: sc.url, sc: sc, gen: plain}
 	off := target{name: "sidecar, identity + X-Memory-Mode: off", base: sc.url, sc: sc, gen: modeOff}
+	bp, err := startSelf(b.dir, "bareproxy", "-upstream", b.up.url)
+	if err != nil {
+		return err
+	}
+	b.track(bp.process)
+	defer bp.stop(5 * time.Second)
+	bare := target{name: "bare Go reverse proxy", base: bp.url, proxy: bp.process, gen: plain}
 	var base *target
 	if b.o.baseline != "" {
-		bsc, err := b.newSidecarFrom(b.o.baseline, "baseline", nil)
+		bsc, err := b.newSidecarFrom(b.o.baseline, "baseline", b.o.baselineEnv)
 		if err != nil {
 			return err
 		}
@@ -145,17 +151,20 @@ func (b *bench) passthrough() error {
 	}
 
 	sec := &section{title: "1. Passthrough overhead (memory off)"}
-	sec.printf("Client → sidecar → fake upstream against client → fake upstream, alternating in each run. "+
+	sec.printf("Client → sidecar → fake upstream against client → fake upstream, alternating in slices of %v within each run. "+
+		"As a floor, the same load goes through a *bare Go reverse proxy* (`httputil.ReverseProxy` with pooled connections and buffers, nothing else, "+
+		"a process of its own like the sidecar): what the sidecar adds beyond it is the sidecar's own cost. "+
 		"Requests carry no identity (a pure proxy) unless said; non-streaming Chat Completions of 1.3 KB, answers of ~1 KB. "+
 		"Open loop: requests leave at their scheduled times whatever earlier ones are doing, and latency counts from the scheduled time. "+
-		"*added* is sidecar − direct within each run, then the median over runs. "+
-		"CPU is %% of one core; RSS is the peak during the window. The sidecar's RSS right after start, idle: **%.1f MiB**.\n\n", idleMiB)
+		"*added* is proxy − direct within each run, then the median over runs. "+
+		"CPU is %% of one core; RSS is the peak during the run. *arrival → forwarded* is the sidecar's own measure of the time from a request's "+
+		"arrival to its forwarding (`memproxy_added_latency_seconds`, mean). The sidecar's RSS right after start, idle: **%.1f MiB**.\n\n", b.o.slice, idleMiB)
 
-	tb := newTable("rate (req/s)", "path", "p50 ms", "p99 ms", "p99.9 ms", "throughput req/s", "errors", "sidecar CPU %", "sidecar RSS MiB", "sidecar KB allocated/req", "sidecar GCs/s", "machine busy %")
+	tb := newTable("rate (req/s)", "path", "p50 ms", "p99 ms", "p99.9 ms", "throughput req/s", "errors", "proxy CPU %", "proxy RSS MiB", "sidecar KB allocated/req", "sidecar GCs/s", "arrival → forwarded, mean µs", "machine busy %")
 	near1000 := nearest(b.o.rates, 1000)
 	maxLag := 0.0
 	for _, rate := range b.o.rates {
-		targets := []target{direct, side}
+		targets := []target{direct, side, bare}
 		if rate == near1000 {
 			targets = append(targets, off)
 		}
@@ -167,16 +176,15 @@ func (b *bench) passthrough() error {
 			res[t.name] = metrics{}
 		}
 		for run := range b.o.runs {
-			for _, t := range rotate(targets, run) {
-				var wait func()
-				if run == 0 && t.name == "sidecar" {
-					wait = b.profiled(t.sc, fmt.Sprintf("passthrough-%.0f", rate), b.o.warm+b.o.dur)
-				}
-				d := b.openWindow(t, rate, b.o.dur).record(res[t.name])
-				if wait != nil {
-					wait()
-				}
-				log.Printf("passthrough %4.0f/s run %d %-8s p50 %.3f ms p99 %.3f ms", rate, run+1, t.name, ms(d.p50), ms(d.p99))
+			wait := func() {}
+			if run == 0 {
+				wait = b.profiled(sc, fmt.Sprintf("passthrough-%.0f", rate), time.Duration(len(targets))*(b.o.warm+b.o.dur))
+			}
+			ws := b.runOpen(targets, rate, run)
+			wait()
+			for _, t := range targets {
+				d := ws[t.name].record(res[t.name])
+				log.Printf("passthrough %4.0f/s run %d %-40s p50 %.3f ms p99 %.3f ms", rate, run+1, t.name, ms(d.p50), ms(d.p99))
 			}
 		}
 		dm, sm := res["direct"], res["sidecar"]
@@ -186,21 +194,26 @@ func (b *bench) passthrough() error {
 		for _, t := range targets {
 			m := res[t.name]
 			cpu, rss, alloc, gcs := "–", "–", "–", "–"
-			if t.sc != nil {
+			if t.proc() != nil {
 				cpu, rss, alloc, gcs = m["cpu"].f(0), m["rss"].f(1), m["allocKB"].f(1), m["gcps"].f(1)
 			}
-			tb.add(fmt.Sprintf("%.0f", rate), t.name, m["p50"].f(3), m["p99"].f(3), m["p999"].f(3), m["tput"].f(0), m["errors"].f(0), cpu, rss, alloc, gcs, m["machine"].f(0))
+			tb.add(fmt.Sprintf("%.0f", rate), t.name, m["p50"].f(3), m["p99"].f(3), m["p999"].f(3), m["tput"].f(0), m["errors"].f(0), cpu, rss, alloc, gcs, m["inside"].f(0), m["machine"].f(0))
 		}
 		tb.add(fmt.Sprintf("%.0f", rate), "**added by the sidecar**", "**"+diff(sm["p50"], dm["p50"]).f(3)+"**", "**"+diff(sm["p99"], dm["p99"]).f(3)+"**",
-			diff(sm["p999"], dm["p999"]).f(3), "×"+ratio(sm["tput"], dm["tput"]).f(3), "", "", "", "", "", "")
+			diff(sm["p999"], dm["p999"]).f(3), "×"+ratio(sm["tput"], dm["tput"]).f(3), "", "", "", "", "", "", "")
+		bpm := res[bare.name]
+		tb.add(fmt.Sprintf("%.0f", rate), "added by the bare proxy", diff(bpm["p50"], dm["p50"]).f(3), diff(bpm["p99"], dm["p99"]).f(3),
+			diff(bpm["p999"], dm["p999"]).f(3), "×"+ratio(bpm["tput"], dm["tput"]).f(3), "", "", "", "", "", "", "")
 		if base != nil {
 			bm := res[base.name]
 			tb.add(fmt.Sprintf("%.0f", rate), "added by the baseline", diff(bm["p50"], dm["p50"]).f(3), diff(bm["p99"], dm["p99"]).f(3),
-				diff(bm["p999"], dm["p999"]).f(3), "×"+ratio(bm["tput"], dm["tput"]).f(3), "", "", "", "", "", "")
+				diff(bm["p999"], dm["p999"]).f(3), "×"+ratio(bm["tput"], dm["tput"]).f(3), "", "", "", "", "", "", "")
 		}
 		b.plot = append(b.plot, plotPoint{rate: rate,
 			direct50: dm["p50"].agg().med, direct99: dm["p99"].agg().med,
-			side50: sm["p50"].agg().med, side99: sm["p99"].agg().med})
+			side50: sm["p50"].agg().med, side99: sm["p99"].agg().med,
+			added50: diff(sm["p50"], dm["p50"]).agg().med, added99: diff(sm["p99"], dm["p99"]).agg().med,
+			bare50: diff(bpm["p50"], dm["p50"]).agg().med, bare99: diff(bpm["p99"], dm["p99"]).agg().med})
 		if rate == near1000 {
 			a50, a99 := diff(sm["p50"], dm["p50"]).agg(), diff(sm["p99"], dm["p99"]).agg()
 			b.setGoal("pass50", goal{what: fmt.Sprintf("passthrough added p50 at %.0f req/s", rate), target: "≤ 0.3 ms",
@@ -222,17 +235,19 @@ func (b *bench) passthrough() error {
 	sec.printf("The load generator's own scheduling lag (scheduled → sent, p99) was at most %.2f ms; it is in both paths' latencies.\n\n", maxLag)
 
 	// Fixed concurrency: closed loop, each client waits for its answer.
-	tc := newTable("clients", "path", "throughput req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "sidecar CPU %", "machine busy %")
+	tc := newTable("clients", "path", "throughput req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "proxy CPU %", "machine busy %")
 	for _, conc := range b.o.concs {
-		res := map[string]metrics{"direct": {}, "sidecar": {}}
+		res := map[string]metrics{"direct": {}, "sidecar": {}, bare.name: {}}
 		for run := range b.o.runs {
-			for _, t := range rotate([]target{direct, side}, run) {
-				b.closedWindow(t, conc, b.o.dur).record(res[t.name])
+			ws := b.runClosed([]target{direct, side, bare}, conc, run)
+			for name, w := range ws {
+				w.record(res[name])
 			}
 		}
-		dm, sm := res["direct"], res["sidecar"]
+		dm, sm, bpm := res["direct"], res["sidecar"], res[bare.name]
 		tc.add(fmt.Sprint(conc), "direct", dm["tput"].f(0), dm["p50"].f(3), dm["p99"].f(3), dm["p999"].f(3), dm["errors"].f(0), "–", dm["machine"].f(0))
 		tc.add(fmt.Sprint(conc), "sidecar", sm["tput"].f(0), sm["p50"].f(3), sm["p99"].f(3), sm["p999"].f(3), sm["errors"].f(0), sm["cpu"].f(0), sm["machine"].f(0))
+		tc.add(fmt.Sprint(conc), bare.name, bpm["tput"].f(0), bpm["p50"].f(3), bpm["p99"].f(3), bpm["p999"].f(3), bpm["errors"].f(0), bpm["cpu"].f(0), bpm["machine"].f(0))
 		tc.add(fmt.Sprint(conc), "**sidecar ÷ direct, added**", "×"+ratio(sm["tput"], dm["tput"]).f(3), diff(sm["p50"], dm["p50"]).f(3), diff(sm["p99"], dm["p99"]).f(3), diff(sm["p999"], dm["p999"]).f(3), "", "", "")
 		log.Printf("concurrency %d: direct %.0f req/s, sidecar %.0f req/s", conc, dm["tput"].agg().med, sm["tput"].agg().med)
 	}

@@ -14,10 +14,13 @@ import (
 	"golang.org/x/image/math/fixed"
 )
 
-// A plotPoint is the passthrough test at one rate: medians over runs.
+// A plotPoint is the passthrough test at one rate: medians over runs, in
+// ms. The added figures are the medians of the run-by-run differences,
+// as in the report's tables, for the sidecar and the bare Go proxy.
 type plotPoint struct {
 	rate                               float64
-	direct50, direct99, side50, side99 float64 // ms
+	direct50, direct99, side50, side99 float64
+	added50, added99, bare50, bare99   float64
 }
 
 var (
@@ -26,6 +29,7 @@ var (
 	colGrid    = color.RGBA{225, 225, 225, 255}
 	colAxis    = color.RGBA{60, 60, 60, 255}
 	colGoal    = color.RGBA{44, 160, 44, 255}
+	colBare    = color.RGBA{130, 130, 130, 255}
 )
 
 // canvas draws lines, points and text on an RGBA image.
@@ -155,16 +159,20 @@ func writePlot(path string, pts []plotPoint, upstreamLatency string, subtitle st
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	c := canvas{img}
 	xs := make([]float64, len(pts))
-	d50, d99, s50, s99, a50, a99 := make([]float64, len(pts)), make([]float64, len(pts)), make([]float64, len(pts)),
-		make([]float64, len(pts)), make([]float64, len(pts)), make([]float64, len(pts))
+	col := func() []float64 { return make([]float64, len(pts)) }
+	d50, d99, s50, s99, a50, a99, b50, b99 := col(), col(), col(), col(), col(), col(), col(), col()
 	lo, hi, alo, ahi := math.Inf(1), math.Inf(-1), 0.0, 1.0
 	for i, p := range pts {
 		xs[i] = p.rate
 		d50[i], d99[i], s50[i], s99[i] = p.direct50, p.direct99, p.side50, p.side99
-		a50[i], a99[i] = p.side50-p.direct50, p.side99-p.direct99
+		a50[i], a99[i], b50[i], b99[i] = p.added50, p.added99, p.bare50, p.bare99
 		lo = min(lo, p.direct50, p.side50)
 		hi = max(hi, p.direct99, p.side99)
-		alo, ahi = min(alo, a50[i], a99[i]), max(ahi, a50[i], a99[i])
+		for _, v := range []float64{a50[i], a99[i], b50[i], b99[i]} {
+			if !math.IsNaN(v) {
+				alo, ahi = min(alo, v), max(ahi, v)
+			}
+		}
 	}
 	xmax := xs[len(xs)-1]
 	xstep := niceStep(xmax, 6)
@@ -187,7 +195,7 @@ func writePlot(path string, pts []plotPoint, upstreamLatency string, subtitle st
 	astep := niceStep(ahi-alo, 6)
 	right := panel{c: c, x0: 680, y0: 90, x1: 1160, y1: 470, xmin: 0, xmax: xmax,
 		ymin: math.Floor(alo/astep) * astep, ymax: math.Ceil(ahi*1.1/astep) * astep}
-	right.axes("Added by the sidecar (sidecar - direct)", "rate (requests/s)", "added latency (ms)", xstep, astep, "%.2f")
+	right.axes("Added latency (proxy - direct, median of runs)", "rate (requests/s)", "added latency (ms)", xstep, astep, "%.2f")
 	for _, g := range []struct {
 		v     float64
 		label string
@@ -197,9 +205,14 @@ func writePlot(path string, pts []plotPoint, upstreamLatency string, subtitle st
 			right.c.text(right.x1-textWidth(g.label)-4, right.py(g.v)-5, g.label, colGoal)
 		}
 	}
+	right.series(xs, b99, colBare, 8)
+	right.series(xs, b50, colBare, 0)
 	right.series(xs, a99, colSidecar, 8)
 	right.series(xs, a50, colSidecar, 0)
-	right.legend(right.x0+16, right.y0+14, []legendEntry{{colSidecar, false, "added p50"}, {colSidecar, true, "added p99"}})
+	right.legend(right.x0+16, right.y0+14, []legendEntry{
+		{colSidecar, false, "sidecar p50"}, {colSidecar, true, "sidecar p99"},
+		{colBare, false, "bare Go proxy p50"}, {colBare, true, "bare Go proxy p99"},
+	})
 
 	c.text(W/2-textWidth(subtitle)/2, H-18, subtitle, colAxis)
 	f, err := os.Create(path)

@@ -44,8 +44,9 @@ func (b *bench) streaming() error {
 		res[t.name] = metrics{}
 	}
 	for run := range b.o.runs {
-		for _, t := range rotate(targets, run) {
-			w := b.openWindow(t, b.o.streamRate, b.o.dur)
+		ws := b.runOpen(targets, b.o.streamRate, run)
+		for _, t := range targets {
+			w := ws[t.name]
 			m := res[t.name]
 			var ttfb, gaps []time.Duration
 			events, coalesced, errs, short := 0, 0, 0, 0

@@ -81,6 +81,7 @@ func (b *bench) writer() error {
 		for _, rate := range b.writerRates(store) {
 			m := metrics{}
 			for run := range b.o.runs {
+				b.awaitQuiet()
 				a0, _, err := writerState(sc)
 				if err != nil {
 					return err
@@ -162,20 +163,16 @@ func (b *bench) backlog(sec *section) error {
 	headers := map[string]int{}
 	var trace []string
 	for run := range b.o.runs {
-		for _, t := range targets { // read first: the first learning window starts from an empty outbox
-			if t.name == "read" || run > 0 {
-				w := b.openWindow(t, rate, b.o.dur)
-				w.record(res[t.name])
-				if t.name == "on" {
-					for _, s := range w.samples {
-						headers[s.learning]++
-					}
-				}
-				continue
-			}
-			// The first learning window, traced: the outbox every second.
-			stop := make(chan struct{})
-			done := make(chan struct{})
+		// Each run starts with an empty outbox: a read-mode window with the
+		// writer idle, then a learning window that fills the outbox.
+		if _, ok := drain(sc, drainLimit); !ok {
+			log.Printf("%s: the outbox did not empty within %v; measuring anyway", name, drainLimit)
+		}
+		b.runOpen(targets[:1], rate, run)["read"].record(res["read"])
+		b.awaitQuiet() // before the trace starts: runOpen's own wait is then short
+		var stop, done chan struct{}
+		if run == 0 { // traced: the outbox every second
+			stop, done = make(chan struct{}), make(chan struct{})
 			go func() {
 				defer close(done)
 				start := time.Now()
@@ -191,13 +188,15 @@ func (b *bench) backlog(sec *section) error {
 					}
 				}
 			}()
-			w := b.openWindow(t, rate, b.o.dur)
+		}
+		w := b.runOpen(targets[1:], rate, run)["on"]
+		if stop != nil {
 			close(stop)
 			<-done
-			w.record(res[t.name])
-			for _, s := range w.samples {
-				headers[s.learning]++
-			}
+		}
+		w.record(res["on"])
+		for _, s := range w.samples {
+			headers[s.learning]++
 		}
 	}
 	_, pending, _ := writerState(sc)
