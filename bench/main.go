@@ -31,6 +31,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,7 +184,14 @@ func parseFlags(args []string) (options, error) {
 	}
 	o.sections = map[string]bool{}
 	for s := range strings.SplitSeq(sections, ",") {
-		o.sections[strings.TrimSpace(s)] = true
+		s = strings.TrimSpace(s)
+		if !slices.Contains(sectionNames, s) {
+			return o, fmt.Errorf("-sections: unknown section %q (known: %s)", s, strings.Join(sectionNames, ","))
+		}
+		o.sections[s] = true
+	}
+	if o.sidecarBin != "" && o.profile != "" {
+		return o, fmt.Errorf("-profile builds the sidecar with the pprof tag: it cannot run the -sidecar binary")
 	}
 	if o.milvus != "" {
 		if err := storeload.CheckLoopback(o.milvus); err != nil {
@@ -312,31 +320,30 @@ func (b *bench) run() error {
 	log.Printf("fake upstream on %s (latency %v, embeddings %v, %v between events, %d-word answers)",
 		up.url, b.o.up.latency, b.o.up.embedLatency, b.o.up.chunkDelay, b.o.up.replyWords)
 
-	steps := []struct {
-		name string
-		fn   func() error
-	}{
-		{"passthrough", b.passthrough},
-		{"stream", b.streaming},
-		{"memory", b.memoryOn},
-		{"learning", b.learning},
-		{"writer", b.writer},
-		{"quality", b.quality},
+	steps := map[string]func() error{
+		"passthrough": b.passthrough,
+		"stream":      b.streaming,
+		"memory":      b.memoryOn,
+		"learning":    b.learning,
+		"writer":      b.writer,
+		"quality":     b.quality,
 	}
-	for _, s := range steps {
-		if !b.o.sections[s.name] {
+	for _, name := range sectionNames {
+		if !b.o.sections[name] {
 			continue
 		}
-		if err := s.fn(); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+		start := time.Now()
+		if err := steps[name](); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
+		log.Printf("%s took %v", name, time.Since(start).Round(time.Second))
 	}
 	return b.write()
 }
 
 // build compiles the sidecar, unless -sidecar names one.
 func (b *bench) build() error {
-	if b.o.sidecarBin != "" && b.o.profile == "" {
+	if b.o.sidecarBin != "" {
 		b.bin = b.o.sidecarBin
 		return nil
 	}
