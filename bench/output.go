@@ -121,7 +121,10 @@ func (b *bench) goalTable() string {
 			continue
 		}
 		met := "**no**"
-		if g.met {
+		switch {
+		case g.unjudged:
+			met = "–"
+		case g.met:
 			met = "yes"
 		}
 		tb.add(g.what, g.target, g.measured, met)

@@ -57,6 +57,7 @@ type goal struct {
 	what, target, measured string
 	met                    bool
 	known                  bool // measured at all
+	unjudged               bool // measured, but what it is judged against was not
 }
 
 // machine describes where the benchmark ran.
