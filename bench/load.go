@@ -111,17 +111,8 @@ func do(c *http.Client, base string, sp spec, t time.Time) sample {
 		n, err := res.Body.Read(buf)
 		if n > 0 {
 			now := time.Now()
-			done := 0
-			for _, b := range buf[:n] {
-				if b == '\n' {
-					if prevNL {
-						done++
-					}
-					prevNL = !prevNL
-				} else {
-					prevNL = false
-				}
-			}
+			var done int
+			done, prevNL = eventEnds(buf[:n], prevNL)
 			if done > 0 {
 				if s.events == 0 {
 					s.ttfb = now.Sub(t)
@@ -143,6 +134,25 @@ func do(c *http.Client, base string, sp spec, t time.Time) sample {
 	}
 	s.lat = time.Since(t)
 	return s
+}
+
+// eventEnds counts the server-sent events that end in p: an event ends
+// with a blank line, "\n\n", which may be split across reads. prevNL says
+// whether the bytes before p ended in a '\n' that did not end an event;
+// the second result says the same of p, for the next read.
+func eventEnds(p []byte, prevNL bool) (int, bool) {
+	n := 0
+	for _, b := range p {
+		if b != '\n' {
+			prevNL = false
+			continue
+		}
+		if prevNL {
+			n++
+		}
+		prevNL = !prevNL
+	}
+	return n, prevNL
 }
 
 // openLoop sends requests at rate per second for d, each at its intended
