@@ -17,8 +17,16 @@
 //
 //	go run ./bench -out BENCHMARKS.md -plot bench/latency.png [-milvus 127.0.0.1:19530] [-quick]
 //
-// scripts/bench.sh starts a standalone Milvus and runs it. The benchmark
-// only ever talks to loopback addresses and refuses anything else.
+// scripts/bench.sh starts a standalone Milvus and runs it with -milvus.
+// The benchmark only ever talks to loopback addresses and refuses
+// anything else.
+//
+// The same program, run as "bench upstream", "bench bareproxy" or
+// "bench load", is the fake upstream, a bare Go reverse proxy (the floor
+// of the passthrough test) and a single load generator for looking at
+// one process by hand.
+//
+// CI does not run it: it has no tests but those of its pure helpers.
 package main
 
 import (
