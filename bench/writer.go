@@ -134,15 +134,22 @@ func (b *bench) backlog(sec *section) error {
 	store, emb, rate := "milvus", embedHash, b.o.memRate
 	why := "Milvus takes fewer turns per second than arrive"
 	user := func(i int) string { return userName(i % usersFor(1000)) }
+	message := statement
 	workers := 2
 	if b.o.milvus == "" {
 		// The embedded store takes turns faster than the chat path brings
-		// them, as the writer batches each user's turns: one worker and a
-		// new user for every turn make it apply one turn at a time.
+		// them: the writer batches each user's turns, and the embedder's
+		// cache already holds the text it embeds, the chat path's query.
+		// A new user for every turn, one worker, and a question after the
+		// statement (the chat path embeds both, the writer the statement
+		// alone) make it apply one turn at a time, each waiting for the
+		// embedder.
 		store, emb, rate, workers = "embedded", embedOpenAI, 2*b.o.memRate, 1
 		user = func(i int) string { return fmt.Sprintf("backlog-user-%d", i) }
-		why = "every turn comes from a new user, so that the writer cannot batch turns, and its one worker applies them one at a time " +
-			"(duplicate checks, embedding, store write): fewer turns per second than arrive"
+		message = func(i int) string { return statement(i) + " What should I change this week?" }
+		why = fmt.Sprintf("every turn comes from a new user, so that the writer cannot batch turns, and its one worker applies them one at a time, "+
+			"each waiting %v for the embedding of its fact (the chat path embedded the whole message, question included, so the cache cannot answer): "+
+			"at most %.0f turns/s", b.o.up.embedLatency, float64(time.Second)/float64(b.o.up.embedLatency))
 	}
 	// The outbox fills in about a quarter of a learning window, whatever
 	// its length, if the writer took nothing.
@@ -161,7 +168,7 @@ func (b *bench) backlog(sec *section) error {
 	defer sc.stop(15 * time.Second)
 	mk := func(mode string) gen {
 		return func(i int) spec {
-			return spec{path: "/v1/chat/completions", header: identity(user(i), mode), body: chatBody(statement(i), false)}
+			return spec{path: "/v1/chat/completions", header: identity(user(i), mode), body: chatBody(message(i), false)}
 		}
 	}
 	targets := []target{
@@ -215,7 +222,7 @@ func (b *bench) backlog(sec *section) error {
 	tb.add("on (outbox filling, then full)", om["p50"].f(3), om["p99"].f(3), om["p999"].f(3), om["errors"].f(0), counts(headers))
 	tb.add("**on − read**", "**"+diff(om["p50"], rm["p50"]).f(3)+"**", "**"+diff(om["p99"], rm["p99"]).f(3)+"**", diff(om["p999"], rm["p999"]).f(3), "", "")
 	sec.printf("### Backlog: the writer slower than the arrivals\n\n%s, %s embedder, outbox limit %d turns (`MEMPROXY_LEARN_QUEUE_SIZE`), "+
-		"%d writer workers, %.0f turns/s arriving: %s. Each run waits for an empty outbox, measures a read-mode window (nothing queued, the writer idle), "+
+		"writer workers: %d, %.0f turns/s arriving: %s. Each run waits for an empty outbox, measures a read-mode window (nothing queued, the writer idle), "+
 		"then a learning window (warm-up included) in which the outbox fills. The outbox during the first learning window, once a second (a turn counts as pending until learned):\n\n> %s\n\n"+
 		"Once the outbox is full, answers say `X-Memory-Learning: failed-open: outbox full` and the turn is not learned; the chat call itself is served as before. "+
 		"At the end %.0f turns were still pending.\n\n%s",
