@@ -12,6 +12,7 @@ require (
 	github.com/tidwall/gjson v1.20.1
 	go.etcd.io/bbolt v1.5.0
 	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/image v0.46.0
 	golang.org/x/text v0.42.0
 	google.golang.org/grpc v1.71.0
 )

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log"
 	"math/rand/v2"
-	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -25,17 +24,14 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/milvus-io/milvus/client/v2/milvusclient"
-
+	"github.com/memproxy/memproxy/bench/internal/storeload"
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/embedded"
-	"github.com/memproxy/memproxy/memory/milvus"
 )
 
 const (
 	users = 1000
 	dims  = 256 // the hash embedder's
-	batch = 1000
 )
 
 func main() {
@@ -46,8 +42,8 @@ func main() {
 	adds := flag.Int("adds", 800, "single-memory adds, in all, by the concurrent writers")
 	flag.Parse()
 	if *milvusAddr != "" {
-		if host, _, err := net.SplitHostPort(*milvusAddr); err != nil || !net.ParseIP(host).IsLoopback() {
-			log.Fatalf("-milvus %q: the benchmark only talks to loopback", *milvusAddr)
+		if err := storeload.CheckLoopback(*milvusAddr); err != nil {
+			log.Fatalf("-milvus: %v", err)
 		}
 	}
 	var ns []int
@@ -77,15 +73,16 @@ func main() {
 		if *milvusAddr != "" {
 			row(tw, "milvus", n, load, func() (memory.Store, func()) {
 				coll := fmt.Sprintf("memproxy_bench_%d", time.Now().UnixNano())
-				s, err := milvus.Open(context.Background(), milvus.Config{Address: *milvusAddr, Collection: coll,
-					ConnectTimeout: 10 * time.Second, Dims: dims, Space: "bench"})
+				s, err := storeload.OpenMilvus(context.Background(), *milvusAddr, coll, dims, "bench")
 				if err != nil {
 					log.Fatal(err)
 				}
-				if err := s.Ready(context.Background()); err != nil {
-					log.Fatal(err)
+				return s, func() {
+					s.Close()
+					if err := storeload.DropMilvus(*milvusAddr, coll); err != nil {
+						log.Print(err)
+					}
 				}
-				return s, func() { s.Close(); drop(*milvusAddr, coll) }
 			})
 		}
 		tw.Flush()
@@ -105,33 +102,23 @@ func row(tw *tabwriter.Writer, name string, n int, load load, open func() (memor
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(uint64(n), 1))
 	now := time.Now()
-	start := time.Now()
-	for i := 0; i < n; i += batch {
-		ms := make([]memory.Memory, 0, batch)
-		for j := i; j < min(i+batch, n); j++ {
-			text := fmt.Sprintf("fact %d of user %d", j, j%users)
-			ms = append(ms, memory.Memory{ID: memory.NewID(), Text: text, Hash: memory.Hash(text),
-				UserID: fmt.Sprintf("user-%d", j%users), CreatedAt: now, UpdatedAt: now, Vector: vec(r)})
-		}
-		if err := s.Add(ctx, ms...); err != nil {
-			log.Fatalf("%s: adding: %v", name, err)
-		}
+	ms := make([]memory.Memory, 0, n)
+	for j := range n {
+		text := fmt.Sprintf("fact %d of user %d", j, j%users)
+		ms = append(ms, memory.Memory{ID: memory.NewID(), Text: text, Hash: memory.Hash(text),
+			UserID: fmt.Sprintf("user-%d", j%users), CreatedAt: now, UpdatedAt: now, Vector: storeload.RandomVector(r, dims)})
 	}
-	insertRate := float64(n) / time.Since(start).Seconds()
+	insertRate, err := storeload.Fill(ctx, s, ms)
+	if err != nil {
+		log.Fatalf("%s: %v", name, err)
+	}
 	// Wait until every memory is visible to the chat path's reads.
-	for {
-		hits, err := s.Search(ctx, memory.SearchRequest{Vector: vec(r), Filter: memory.UserFilter("user-0"), TopK: n})
-		if err != nil {
-			log.Fatalf("%s: searching: %v", name, err)
-		}
-		if len(hits) == (n+users-1)/users {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := storeload.WaitVisible(ctx, s, dims, "user-0", (n+users-1)/users); err != nil {
+		log.Fatalf("%s: %v", name, err)
 	}
 	lat := make([]time.Duration, load.searches)
 	for i := range lat {
-		q := memory.SearchRequest{Vector: vec(r), Filter: memory.UserFilter(fmt.Sprintf("user-%d", r.IntN(users))), TopK: 5}
+		q := memory.SearchRequest{Vector: storeload.RandomVector(r, dims), Filter: memory.UserFilter(fmt.Sprintf("user-%d", r.IntN(users))), TopK: 5}
 		t := time.Now()
 		if _, err := s.Search(ctx, q); err != nil {
 			log.Fatalf("%s: searching: %v", name, err)
@@ -161,7 +148,7 @@ func parallelAdds(s memory.Store, name string, writers, n int) float64 {
 				text := fmt.Sprintf("learned fact %d", i)
 				now := time.Now()
 				m := memory.Memory{ID: memory.NewID(), Text: text, Hash: memory.Hash(text),
-					UserID: fmt.Sprintf("writer-%d-user-%d", w, i%10), CreatedAt: now, UpdatedAt: now, Vector: vec(r)}
+					UserID: fmt.Sprintf("writer-%d-user-%d", w, i%10), CreatedAt: now, UpdatedAt: now, Vector: storeload.RandomVector(r, dims)}
 				if err := s.Add(ctx, m); err != nil {
 					errs <- err
 					return
@@ -175,28 +162,4 @@ func parallelAdds(s memory.Store, name string, writers, n int) float64 {
 		log.Fatalf("%s: parallel adds: %v", name, err)
 	}
 	return float64(n) / time.Since(start).Seconds()
-}
-
-func vec(r *rand.Rand) []float32 {
-	v := make([]float32, dims)
-	for i := range v {
-		v[i] = float32(r.NormFloat64())
-	}
-	return memory.Normalize(v)
-}
-
-func drop(addr, coll string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := milvusclient.New(ctx, &milvusclient.ClientConfig{Address: addr})
-	if err != nil {
-		log.Printf("dropping %s: %v", coll, err)
-		return
-	}
-	defer c.Close(ctx)
-	for _, name := range []string{coll, coll + "_history"} {
-		if err := c.DropCollection(ctx, milvusclient.NewDropCollectionOption(name)); err != nil {
-			log.Printf("dropping %s: %v", name, err)
-		}
-	}
 }
