@@ -163,7 +163,6 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	var wg sync.WaitGroup
 	wg.Go(func() { writer.Run(writerCtx, time.Duration(cfg.Learn.DrainTimeout)) })
 	sweepCtx, stopSweep := context.WithCancel(ctx)
-	defer stopSweep()
 	wg.Go(func() { svc.SweepExpired(sweepCtx, expirySweep, log) })
 
 	serveErr := make(chan error, 2)

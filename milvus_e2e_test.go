@@ -14,25 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// milvusServers returns the Milvus servers scripts/test.sh started; see
-// sdkTool for when a missing one skips or fails.
-func milvusServers(t *testing.T) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for name, env := range map[string]string{"lite": "MEMPROXY_TEST_MILVUS_LITE", "standalone": "MEMPROXY_TEST_MILVUS_STANDALONE"} {
-		if addr := os.Getenv(env); addr != "" {
-			out[name] = addr
-		} else if os.Getenv("MEMPROXY_REQUIRE_SDKS") != "" {
-			t.Errorf("%s is not set; scripts/test.sh starts the Milvus servers", env)
-		}
-	}
-	if len(out) == 0 {
-		t.Skip("no Milvus server; run scripts/test.sh")
-	}
-	return out
-}
+	"github.com/memproxy/memproxy/memory/storetest"
+)
 
 func milvusEnv(addr string) map[string]string {
 	b := make([]byte, 6)
@@ -85,7 +69,7 @@ func waitFor(d time.Duration, cond func() bool) bool {
 // Sarah's and Mike's facts learned from their chats, each recalled for
 // its own user only.
 func TestFitCoachOnMilvus(t *testing.T) {
-	for name, addr := range milvusServers(t) {
+	for name, addr := range storetest.MilvusServers(t) {
 		t.Run(name, func(t *testing.T) {
 			s := startSidecar(t, milvusEnv(addr))
 			s.addPersona("fitcoach_v1", fitcoachPersona)

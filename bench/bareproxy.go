@@ -3,14 +3,10 @@ package main
 import (
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/memproxy/memproxy/bench/internal/storeload"
@@ -39,22 +35,7 @@ func runBareProxy(args []string) error {
 		FlushInterval: -1,
 		BufferPool:    &bufPool{},
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	fmt.Println(ln.Addr().String())
-	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-		<-sig
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); err != http.ErrServerClosed {
-		return err
-	}
-	return nil
+	return serveLoopback(rp)
 }
 
 type bufPool struct{ p sync.Pool }

@@ -19,11 +19,7 @@ func (b *bench) learning() error {
 	tb := newTable("store", "mode", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "learn − read p50 ms", "learn − read p99 ms", "noise p50 / p99 ms", "X-Memory-Learning", "outbox pending after")
 	for _, store := range b.stores() {
 		name := "learn-" + store
-		settings, err := b.prepareStore(name, store, 1000, embedHash)
-		if err != nil {
-			return err
-		}
-		sc, err := b.newSidecar(name, settings)
+		sc, err := b.storeSidecar(name, store, 1000, embedHash)
 		if err != nil {
 			return err
 		}

@@ -378,6 +378,16 @@ func (b *bench) build() error {
 	return nil
 }
 
+// storeSidecar fills a store for a test (see prepareStore) and starts a
+// sidecar on it.
+func (b *bench) storeSidecar(name, store string, n int, emb string) (*sidecar, error) {
+	settings, err := b.prepareStore(name, store, n, emb)
+	if err != nil {
+		return nil, err
+	}
+	return b.newSidecar(name, settings)
+}
+
 // newSidecar starts a sidecar that stops at the end of the benchmark (or
 // earlier, by its stop method).
 func (b *bench) newSidecar(name string, settings map[string]string) (*sidecar, error) {

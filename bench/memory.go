@@ -134,11 +134,7 @@ func (b *bench) memoryOn() error {
 		for _, store := range b.stores() {
 			for _, n := range b.o.sizes {
 				name := fmt.Sprintf("mem-%s-%s-%d", store, emb, n)
-				settings, err := b.prepareStore(name, store, n, emb)
-				if err != nil {
-					return err
-				}
-				sc, err := b.newSidecar(name, settings)
+				sc, err := b.storeSidecar(name, store, n, emb)
 				if err != nil {
 					return err
 				}

@@ -17,11 +17,7 @@ func (b *bench) streaming() error {
 		}
 		b.passSidecar = sc
 	}
-	settings, err := b.prepareStore("stream-memory", "embedded", 1000, "hash")
-	if err != nil {
-		return err
-	}
-	mem, err := b.newSidecar("stream-memory", settings)
+	mem, err := b.storeSidecar("stream-memory", "embedded", 1000, embedHash)
 	if err != nil {
 		return err
 	}

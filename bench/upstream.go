@@ -66,12 +66,18 @@ func runUpstream(args []string) error {
 			return true
 		}
 	}
+	return serveLoopback(u)
+}
+
+// serveLoopback serves h on a free loopback port, which it prints first
+// (the parent process reads it), until SIGTERM or an interrupt.
+func serveLoopback(h http.Handler) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	fmt.Println(ln.Addr().String())
-	srv := &http.Server{Handler: u, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGTERM, os.Interrupt)

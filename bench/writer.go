@@ -65,11 +65,7 @@ func (b *bench) writer() error {
 	capacity := map[string]float64{}
 	for _, store := range b.stores() {
 		name := "writer-" + store
-		settings, err := b.prepareStore(name, store, 1000, embedHash)
-		if err != nil {
-			return err
-		}
-		sc, err := b.newSidecar(name, settings)
+		sc, err := b.storeSidecar(name, store, 1000, embedHash)
 		if err != nil {
 			return err
 		}

@@ -266,30 +266,42 @@ func (s *Service) DeleteMatching(ctx context.Context, f Filter) (int, error) {
 		return 0, invalidf("filters: %v", err)
 	}
 	deleted := 0
-	after := ""
-	for {
-		if err := ctx.Err(); err != nil {
-			return deleted, err
-		}
-		ms, err := s.Store.Scan(ctx, f, after, deletePage)
-		if err != nil {
-			return deleted, fmt.Errorf("listing memories to delete: %w", err)
-		}
-		if len(ms) == 0 {
-			return deleted, nil
-		}
+	err := s.walk(ctx, f, deletePage, func(ms []Memory) error {
 		ids := make([]string, len(ms))
 		for i, m := range ms {
 			ids[i] = m.ID
 		}
 		if err := s.purge(ctx, ids); err != nil {
-			return deleted, err
+			return err
 		}
 		deleted += len(ids)
-		if len(ids) < deletePage {
-			return deleted, nil
+		return nil
+	})
+	return deleted, err
+}
+
+// walk calls fn with the memories f matches, expired ones included, a
+// page of up to size at a time in id order (Store.Scan), until there are
+// no more, ctx ends or fn fails. A walk costs one pass however many
+// memories match.
+func (s *Service) walk(ctx context.Context, f Filter, size int, fn func([]Memory) error) error {
+	for after := ""; ; {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		after = ids[len(ids)-1]
+		ms, err := s.Store.Scan(ctx, f, after, size)
+		if err != nil {
+			return fmt.Errorf("listing memories: %w", err)
+		}
+		if len(ms) > 0 {
+			if err := fn(ms); err != nil {
+				return err
+			}
+		}
+		if len(ms) < size {
+			return nil
+		}
+		after = ms[len(ms)-1].ID
 	}
 }
 
@@ -337,28 +349,23 @@ func EntityField(kind string) (string, bool) {
 // is gone. It reads every memory once, a page at a time in id order.
 func (s *Service) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	purged := 0
-	for after := ""; ; {
-		ms, err := s.Store.Scan(ctx, Filter{}, after, listPage)
-		if err != nil {
-			return purged, fmt.Errorf("listing memories to purge: %w", err)
-		}
+	err := s.walk(ctx, Filter{}, listPage, func(ms []Memory) error {
 		var ids []string
 		for i := range ms {
 			if ms[i].Expired(now) {
 				ids = append(ids, ms[i].ID)
 			}
 		}
-		if len(ids) > 0 {
-			if err := s.purge(ctx, ids); err != nil {
-				return purged, err
-			}
-			purged += len(ids)
+		if len(ids) == 0 {
+			return nil
 		}
-		if len(ms) < listPage {
-			return purged, nil
+		if err := s.purge(ctx, ids); err != nil {
+			return err
 		}
-		after = ms[len(ms)-1].ID
-	}
+		purged += len(ids)
+		return nil
+	})
+	return purged, err
 }
 
 // SweepExpired calls PurgeExpired at once and then every interval until
@@ -424,11 +431,7 @@ func (s *Service) Entities(ctx context.Context) ([]Entity, error) {
 		}
 	}
 	now := time.Now()
-	for after := ""; ; {
-		ms, err := s.Store.Scan(ctx, Filter{}, after, listPage)
-		if err != nil {
-			return nil, fmt.Errorf("listing memories: %w", err)
-		}
+	err := s.walk(ctx, Filter{}, listPage, func(ms []Memory) error {
 		for i := range ms {
 			m := &ms[i]
 			if m.Expired(now) {
@@ -439,10 +442,10 @@ func (s *Service) Entities(ctx context.Context) ([]Entity, error) {
 			note(EntityApp, m.AppID, m)
 			note(EntityRun, m.RunID, m)
 		}
-		if len(ms) < listPage {
-			break
-		}
-		after = ms[len(ms)-1].ID
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	order := map[string]int{EntityUser: 0, EntityAgent: 1, EntityApp: 2, EntityRun: 3}
 	out := make([]Entity, 0, len(found))

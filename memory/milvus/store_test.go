@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,28 +15,9 @@ import (
 	"github.com/memproxy/memproxy/memory/storetest"
 )
 
-// servers returns the Milvus-protocol servers scripts/test.sh started, by
-// name. Without them the tests skip, unless MEMPROXY_REQUIRE_SDKS is set
-// (as scripts/test.sh does), which makes a missing server a failure.
-func servers(t *testing.T) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for name, env := range map[string]string{"lite": "MEMPROXY_TEST_MILVUS_LITE", "standalone": "MEMPROXY_TEST_MILVUS_STANDALONE"} {
-		if addr := os.Getenv(env); addr != "" {
-			out[name] = addr
-		} else if os.Getenv("MEMPROXY_REQUIRE_SDKS") != "" {
-			t.Errorf("%s is not set; scripts/test.sh starts the Milvus servers", env)
-		}
-	}
-	if len(out) == 0 {
-		t.Skip("no Milvus server (MEMPROXY_TEST_MILVUS_LITE, MEMPROXY_TEST_MILVUS_STANDALONE); run scripts/test.sh")
-	}
-	return out
-}
-
 // eachServer runs fn against every server, in parallel.
 func eachServer(t *testing.T, fn func(t *testing.T, addr string)) {
-	for name, addr := range servers(t) {
+	for name, addr := range storetest.MilvusServers(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			fn(t, addr)
