@@ -11,6 +11,8 @@ import (
 	"github.com/milvus-io/milvus/client/v2/entity"
 	"github.com/milvus-io/milvus/client/v2/index"
 	"github.com/milvus-io/milvus/client/v2/milvusclient"
+
+	"github.com/memproxy/memproxy/internal/backoff"
 )
 
 // connect dials Milvus and prepares the collections; on success the
@@ -71,23 +73,27 @@ func (s *Store) setState(c client, state error) {
 const (
 	healthInterval = 2 * time.Second
 	healthTimeout  = 1500 * time.Millisecond
-	maxBackoff     = 2 * time.Second
 	closeGrace     = 30 * time.Second
 )
+
+// reconnectWait is the wait before each attempt to reconnect: 100ms once
+// Milvus went away, doubling with each failed attempt up to 2s, so that a
+// short outage is bridged quickly and a long one is not hammered.
+var reconnectWait = backoff.Policy{Base: 100 * time.Millisecond, Max: 2 * time.Second}
 
 // maintain watches the connection until Close: while ready, it checks
 // Milvus' health every healthInterval (or at once when a call failed to
 // reach it); while not, it reconnects with a backoff.
 func (s *Store) maintain() {
 	defer close(s.done)
-	backoff := 100 * time.Millisecond
+	failures := 0 // attempts to reconnect since Milvus went away
 	for {
 		s.mu.RLock()
 		c, ready := s.cli, s.state == nil
 		s.mu.RUnlock()
 		wait := healthInterval
 		if !ready {
-			wait = backoff
+			wait = reconnectWait.Delay(failures + 1)
 		}
 		select {
 		case <-s.stop:
@@ -104,7 +110,7 @@ func (s *Store) maintain() {
 			if err != nil {
 				s.log.Warn("milvus unreachable; memory fails open until it is back", "address", s.cfg.Address, "err", err)
 				s.markUnavailable(c, fmt.Errorf("%w: %w", ErrUnavailable, err))
-				backoff = 100 * time.Millisecond
+				failures = 0
 			}
 			continue
 		}
@@ -120,7 +126,7 @@ func (s *Store) maintain() {
 			if errors.Is(err, ErrSchemaMismatch) {
 				s.log.Error("milvus collection does not match the configuration", "err", err)
 			}
-			backoff = min(2*backoff, maxBackoff)
+			failures++
 		}
 		cancel()
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/milvus-io/milvus/client/v2/entity"
 	"github.com/milvus-io/milvus/client/v2/milvusclient"
 
+	"github.com/memproxy/memproxy/internal/backoff"
 	"github.com/memproxy/memproxy/memory"
 )
 
@@ -91,13 +92,14 @@ func idsIn(field string, ids []string) (string, bool) {
 }
 
 // How Update finishes once it has deleted the old row: each write is
-// tried up to writeAttempts times, waiting retryBackoff, then twice as
-// long, between tries, each try bounded by writeTimeout.
+// tried up to writeAttempts times, waiting writeRetry's delays (250ms,
+// then 500ms, then 1s) between tries, each try bounded by writeTimeout.
 const (
 	writeAttempts = 4
 	writeTimeout  = 10 * time.Second
-	retryBackoff  = 250 * time.Millisecond
 )
+
+var writeRetry = backoff.Policy{Base: 250 * time.Millisecond, Max: time.Second}
 
 // Update replaces the memory with m.ID.
 //
@@ -188,28 +190,24 @@ func (s *Store) insertOnce(ctx context.Context, id string, cols []column.Column)
 // retry calls write up to writeAttempts times, until it succeeds, each
 // time with the client then connected and within writeTimeout.
 func (s *Store) retry(ctx context.Context, what string, write func(context.Context, client) error) error {
-	backoff := retryBackoff
-	var err error
-	for attempt := range writeAttempts {
-		if attempt > 0 {
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
-				return fmt.Errorf("milvus store: %s: %w (after %w)", what, ctx.Err(), err)
-			}
-			backoff *= 2
-		}
-		var c client
-		if c, err = s.client(); err != nil {
-			continue
+	tries := 0
+	err := backoff.Retry(ctx, writeRetry, writeAttempts, nil, func(ctx context.Context) error {
+		tries++
+		c, err := s.client()
+		if err != nil {
+			return err // unavailable: the next try may find it reconnected
 		}
 		actx, cancel := context.WithTimeout(ctx, writeTimeout)
-		err = write(actx, c)
-		cancel()
-		if err == nil {
-			return nil
+		defer cancel()
+		if err := write(actx, c); err != nil {
+			return s.failed(ctx, what, err)
 		}
-		err = s.failed(ctx, what, err)
+		return nil
+	})
+	if err != nil && tries < writeAttempts {
+		// Every error is retried, so ctx ended during a wait: say what
+		// was cut short (the error matches ctx's and the last try's).
+		return fmt.Errorf("milvus store: %s: %w", what, err)
 	}
 	return err
 }
