@@ -2,12 +2,14 @@ package milvus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/milvus-io/milvus-proto/go-api/v2/commonpb"
+	"github.com/milvus-io/milvus/client/v2/column"
 	"github.com/milvus-io/milvus/client/v2/entity"
 	"github.com/milvus-io/milvus/client/v2/index"
 	"github.com/milvus-io/milvus/client/v2/milvusclient"
@@ -226,4 +228,55 @@ func compareSchema(have, want *entity.Schema) error {
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
+}
+
+// embedderKey is the key of the row of the history collection that names
+// the embedder of the memories' vectors: vectors of two embedders are not
+// comparable. (A collection's description would do, but Milvus Lite does
+// not keep it.) Other keys are 64 hex digits.
+const embedderKey = "embedder"
+
+type embedderRecord struct {
+	Space string `json:"space"`
+	Dims  int    `json:"dims"`
+}
+
+// checkEmbedder records the configured embedder in a new collection, and
+// refuses an existing one written with another.
+func (s *Store) checkEmbedder(ctx context.Context, c client) error {
+	rs, err := c.Query(ctx, milvusclient.NewQueryOption(s.history).WithFilter(fieldKey+" == "+quote(embedderKey)).
+		WithOutputFields(fieldRecord).WithLimit(1).WithConsistencyLevel(entity.ClStrong))
+	if err != nil {
+		return fmt.Errorf("reading the embedder of %s: %w", s.cfg.Collection, err)
+	}
+	want := embedderRecord{Space: s.cfg.Space, Dims: s.cfg.Dims}
+	if rs.ResultCount > 0 {
+		raw, err := jsonColumn(rs, fieldRecord)
+		if err != nil {
+			return err
+		}
+		var have embedderRecord
+		if err := json.Unmarshal(raw[0], &have); err != nil {
+			return fmt.Errorf("decoding the embedder of %s: %w", s.cfg.Collection, err)
+		}
+		if have != want {
+			return fmt.Errorf("%w: collection %s holds vectors of embedder %q with %d dimensions, but the configured embedder is %q with %d; use another collection (MEMPROXY_MILVUS_COLLECTION) or the embedder it was written with",
+				ErrSchemaMismatch, s.cfg.Collection, have.Space, have.Dims, want.Space, want.Dims)
+		}
+		return nil
+	}
+	js, err := json.Marshal(want)
+	if err != nil {
+		return err
+	}
+	_, err = c.Upsert(ctx, milvusclient.NewColumnBasedInsertOption(s.history,
+		column.NewColumnVarChar(fieldKey, []string{embedderKey}),
+		column.NewColumnVarChar(fieldMemoryID, []string{""}),
+		column.NewColumnInt64(fieldCreatedAt, []int64{0}),
+		column.NewColumnJSONBytes(fieldRecord, [][]byte{js}),
+		column.NewColumnFloatVector(fieldVector, historyDims, [][]float32{{1, 0}})))
+	if err != nil {
+		return fmt.Errorf("recording the embedder of %s: %w", s.cfg.Collection, err)
+	}
+	return nil
 }
