@@ -13,7 +13,6 @@ import (
 	"github.com/milvus-io/milvus/client/v2/entity"
 	"github.com/milvus-io/milvus/client/v2/index"
 	"github.com/milvus-io/milvus/client/v2/milvusclient"
-	"github.com/milvus-io/milvus/pkg/v2/util/merr"
 )
 
 // Limits of the schema. Writes beyond them are refused with an error
@@ -162,10 +161,16 @@ func ensureIndex(ctx context.Context, c client, coll string, idx index.Index) er
 	return nil
 }
 
-// indexNotFound reports whether err says a collection has no index yet:
-// Milvus answers with the IndexNotExist code, Milvus Lite with a message.
+// indexNotFound reports whether err says a collection has no index yet.
+// Milvus answers with its IndexNotExist code, which the client turns into
+// an error reading "index not found"; Milvus Lite with a message of its
+// own. The message is matched rather than the code because the code's
+// type lives in Milvus's server module (pkg/v2), whose import brings
+// Milvus's configuration system and an embedded etcd server into the
+// binary.
 func indexNotFound(err error) bool {
-	return errors.Is(err, merr.ErrIndexNotFound) || strings.Contains(err.Error(), "no index on collection")
+	msg := err.Error()
+	return strings.Contains(msg, "index not found") || strings.Contains(msg, "no index on collection")
 }
 
 // compareSchema reports how have differs from want, wrapping
