@@ -115,8 +115,10 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 			return
 		}
 
-		body, ok := s.readBody(c, writeError)
-		if !ok {
+		body, err := ReadBody(c, s.opts.MaxBodyBytes)
+		var refused *BodyError
+		if errors.As(err, &refused) {
+			writeError(c, refused.Status, refused.Code, refused.Msg)
 			return
 		}
 		// A body the sidecar cannot read reliably goes upstream as it is:
@@ -311,15 +313,23 @@ func memoriesOf(r memory.Recalled) injector.Memories {
 	return injector.Memories{Persona: texts(r.Persona), User: texts(r.User), Relationship: texts(r.Relationship), Run: texts(r.Run)}
 }
 
-// readBody reads the whole request body, refusing one over MaxBodyBytes
-// with 413. Refusals are written by fail, in the shape of the route's API.
-// It reports whether the handler should go on.
-func (s *Server) readBody(c *gin.Context, fail func(c *gin.Context, status int, code, msg string)) ([]byte, bool) {
-	r, limit := c.Request, s.opts.MaxBodyBytes
+// A BodyError is a request body the sidecar refuses: larger than its
+// limit (413) or broken off (400). Each API answers it in its own shape.
+type BodyError struct {
+	Status int
+	Code   string // request_too_large or invalid_body
+	Msg    string
+}
+
+func (e *BodyError) Error() string { return e.Msg }
+
+// ReadBody reads the whole body of c's request, refusing one over limit
+// bytes with a *BodyError.
+func ReadBody(c *gin.Context, limit int64) ([]byte, error) {
+	r := c.Request
 	if r.ContentLength > limit {
-		fail(c, http.StatusRequestEntityTooLarge, "request_too_large",
-			fmt.Sprintf("request body is %d bytes; the limit is %d", r.ContentLength, limit))
-		return nil, false
+		return nil, &BodyError{http.StatusRequestEntityTooLarge, "request_too_large",
+			fmt.Sprintf("request body is %d bytes; the limit is %d", r.ContentLength, limit)}
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
@@ -329,14 +339,12 @@ func (s *Server) readBody(c *gin.Context, fail func(c *gin.Context, status int, 
 	if _, err := buf.ReadFrom(http.MaxBytesReader(c.Writer, r.Body, limit)); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			fail(c, http.StatusRequestEntityTooLarge, "request_too_large",
-				fmt.Sprintf("request body is larger than the limit of %d bytes", limit))
-			return nil, false
+			return nil, &BodyError{http.StatusRequestEntityTooLarge, "request_too_large",
+				fmt.Sprintf("request body is larger than the limit of %d bytes", limit)}
 		}
-		fail(c, http.StatusBadRequest, "invalid_body", "reading request body: "+err.Error())
-		return nil, false
+		return nil, &BodyError{http.StatusBadRequest, "invalid_body", "reading request body: " + err.Error()}
 	}
-	return buf.Bytes(), true
+	return buf.Bytes(), nil
 }
 
 // forward sends body upstream in place of the request's own, streaming the

@@ -17,10 +17,11 @@ import (
 // path, query and body (streamed, not read), identity headers removed.
 func (s *Server) passthrough(c *gin.Context) {
 	if ownPath(c.Request.URL.Path) {
-		s.apiAuth(c)
-		if !c.IsAborted() {
-			writeAPIError(c, http.StatusNotImplemented, "not_implemented",
-				"memproxy does not serve "+c.Request.Method+" "+c.Request.URL.Path+" (yet); it is not forwarded upstream")
+		if s.opts.API != nil {
+			s.opts.API.Unserved(c)
+		} else {
+			writeError(c, http.StatusNotFound, "not_found",
+				"this sidecar serves no memory API; "+c.Request.URL.Path+" is not forwarded upstream")
 		}
 		return
 	}
