@@ -140,7 +140,7 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 		}
 		defer release()
 		if shapeErr != nil {
-			s.log.Info("request not readable for memory", "request_id", requestID(c), "err", shapeErr)
+			s.log.InfoContext(c.Request.Context(), "request not readable for memory", "err", shapeErr)
 			s.forward(c, body, &reqState{status: "failed-open: request shape"})
 			return
 		}
@@ -155,7 +155,7 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 		if acc, ok := s.opts.Learner.(accepter); learn && ok {
 			if err := acc.Accepting(); err != nil {
 				st.learning = "failed-open: " + learnReason(err)
-				s.log.Warn("turn will not be learned", "request_id", requestID(c), "err", err)
+				s.log.WarnContext(c.Request.Context(), "turn will not be learned", "err", err)
 				learn = false
 			}
 		}
@@ -171,7 +171,10 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 			st.learning = "on"
 			st.tee = &turnTee{
 				api: a, learner: s.opts.Learner, log: s.log, pending: &s.handoffs,
-				turn: memory.Turn{ID: requestID(c), Identity: id, UserMessages: text.New},
+				// The answer is learned from after the request is over: its
+				// log lines keep the request's id, not its cancellation.
+				ctx:  context.WithoutCancel(c.Request.Context()),
+				turn: memory.Turn{ID: turnID(c), Identity: id, UserMessages: text.New},
 			}
 			// Counted from now, before any byte reaches the client, so that
 			// WaitHandoffs after the response cannot miss this turn.
@@ -212,7 +215,7 @@ func (s *Server) remember(c *gin.Context, st *reqState, a api, body []byte, id m
 		reason := failReason(err)
 		st.timing = fmt.Sprintf("recall;dur=%.3f", ms(time.Since(start)))
 		s.opts.Metrics.recalled("failed_"+strings.ReplaceAll(reason, " ", "_"), time.Since(start), 0, 0)
-		s.log.Warn("recall failed open", "request_id", requestID(c), "reason", reason, "err", err)
+		s.log.WarnContext(c.Request.Context(), "recall failed open", "reason", reason, "err", err)
 		return body, "failed-open: " + reason, 0
 	}
 	injectStart := time.Now()
@@ -225,7 +228,7 @@ func (s *Server) remember(c *gin.Context, st *reqState, a api, body []byte, id m
 	out, err := a.inject(body, block)
 	if err != nil {
 		s.opts.Metrics.recalled("failed_request_shape", time.Since(start), 0, 0)
-		s.log.Warn("memory block not placed", "request_id", requestID(c), "err", err)
+		s.log.WarnContext(c.Request.Context(), "memory block not placed", "err", err)
 		return body, "failed-open: request shape", 0
 	}
 	s.opts.Metrics.recalled("injected", time.Since(start), res.Injected, res.Tokens)

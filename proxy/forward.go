@@ -179,6 +179,6 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 	if st != nil {
 		st.setHeaders(w.Header())
 	}
-	s.log.Warn("upstream request failed", "request_id", w.Header().Get(HeaderRequestID), "url", r.URL.Redacted(), "err", err)
+	s.log.WarnContext(r.Context(), "upstream request failed", "url", r.URL.Redacted(), "err", err)
 	writeJSONError(w, http.StatusBadGateway, "upstream_unreachable", "could not reach the upstream: "+err.Error())
 }
