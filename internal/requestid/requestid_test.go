@@ -62,8 +62,8 @@ func TestFromHeader(t *testing.T) {
 			}
 		})
 	}
-	if New() == New() {
-		t.Error("New returned the same id twice")
+	if a, b := New(), New(); a == b {
+		t.Errorf("New returned %q twice", a)
 	}
 }
 
