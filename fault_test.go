@@ -18,6 +18,7 @@ import (
 
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/internal/fakeupstream"
+	"github.com/memproxy/memproxy/memapi"
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/embedded"
 	"github.com/memproxy/memproxy/memory/milvus"
@@ -149,9 +150,11 @@ func newRig(t *testing.T, store memory.Store, outboxDir string) *rig {
 	t.Cleanup(func() { wcancel(); <-done; r.outbox.Close() })
 
 	up, _ := url.Parse(upSrv.URL + "/v1")
+	recaller := &memory.Retriever{Store: st, Embedder: emb}
+	api := memapi.New(memapi.Options{Memories: svc, Queue: r.outbox, APIKeys: []string{apiKey}, Policies: pols, Recaller: recaller, Logger: log})
 	srv := httptest.NewServer(proxy.New(proxy.Options{
-		Upstream: up, Policies: pols, Recaller: &memory.Retriever{Store: st, Embedder: emb},
-		Learner: writer, Memories: svc, Queue: r.outbox, APIKeys: []string{apiKey},
+		Upstream: up, Policies: pols, Recaller: recaller,
+		Learner: writer, Queue: r.outbox, API: api,
 		RecallTimeout: 100 * time.Millisecond, Logger: log,
 	}))
 	t.Cleanup(srv.Close)

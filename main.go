@@ -27,6 +27,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/memproxy/memproxy/config"
+	"github.com/memproxy/memproxy/internal/requestid"
+	"github.com/memproxy/memproxy/memapi"
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/embedded"
 	"github.com/memproxy/memproxy/memory/milvus"
@@ -113,6 +115,11 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	if err != nil {
 		return fmt.Errorf("upstream.url: %w", err) // Validate has checked it
 	}
+	recaller := &memory.Retriever{Store: store, Embedder: embedder}
+	api := memapi.New(memapi.Options{
+		Memories: svc, Queue: outbox, APIKeys: cfg.APIKeys, Policies: pols, Recaller: recaller,
+		MaxBodyBytes: cfg.Limits.MaxBodyBytes, Logger: log,
+	})
 	handler := proxy.New(proxy.Options{
 		Upstream:       upstream,
 		UpstreamAPIKey: cfg.Upstream.APIKey,
@@ -122,11 +129,10 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 			FromBody: cfg.Identity.FromBody,
 		},
 		Policies:             pols,
-		Recaller:             &memory.Retriever{Store: store, Embedder: embedder},
+		Recaller:             recaller,
 		Learner:              learner,
-		Memories:             svc,
 		Queue:                outbox,
-		APIKeys:              cfg.APIKeys,
+		API:                  api,
 		Readiness:            store,
 		ClientKeys:           cfg.Auth.ClientKeys,
 		IdentitySecret:       []byte(cfg.Auth.IdentitySecret),
@@ -260,10 +266,11 @@ func newLogger(c config.Log, out io.Writer) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(c.Level)) // Validate has checked it
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(out, opts)
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(out, opts))
+		h = slog.NewJSONHandler(out, opts)
 	}
-	return slog.New(slog.NewTextHandler(out, opts))
+	return slog.New(requestid.NewHandler(h))
 }
 
 func newEmbedder(ctx context.Context, cfg config.Config, log *slog.Logger) (memory.Embedder, error) {

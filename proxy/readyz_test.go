@@ -62,7 +62,7 @@ func TestReadyz(t *testing.T) {
 // TestReadyzReportsTheOutbox: a full outbox is reported, and degrades.
 func TestReadyzReportsTheOutbox(t *testing.T) {
 	h := newHarness(t)
-	resp, body := h.do("GET", "/readyz", "", nil)
+	resp, body := h.Do("GET", "/readyz", "", nil)
 	if resp.StatusCode != 200 || !strings.Contains(body, `"outbox":{`) || !strings.Contains(body, `"accepting":"ok"`) || !strings.Contains(body, `"limit":100`) {
 		t.Errorf("/readyz = %d %s", resp.StatusCode, body)
 	}
@@ -71,7 +71,7 @@ func TestReadyzReportsTheOutbox(t *testing.T) {
 		o.Queue = full
 		o.Learner = memory.NewWriter(&memory.Service{}, full, memory.WriterConfig{}, nil)
 	})
-	resp, body = h2.do("GET", "/readyz?strict=1", "", nil)
+	resp, body = h2.Do("GET", "/readyz?strict=1", "", nil)
 	if resp.StatusCode != 503 || !strings.Contains(body, `"accepting":"outbox full"`) || !strings.Contains(body, `"pending":1`) {
 		t.Errorf("/readyz?strict=1 with a full outbox = %d %s", resp.StatusCode, body)
 	}

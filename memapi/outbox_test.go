@@ -1,14 +1,13 @@
-package proxy
+package memapi
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/memproxy/memproxy/internal/sidecartest"
 	"github.com/memproxy/memproxy/memory"
 )
 
@@ -21,27 +20,20 @@ func TestQueueEndpoints(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.Queue = ob })
 	// A writer whose store cannot search: every attempt fails, and with
 	// one attempt allowed the turn becomes a dead letter.
-	w := memory.NewWriter(&memory.Service{Store: brokenStore{h.store}, Embedder: h.embedder, MinChars: 8}, ob,
+	w := memory.NewWriter(&memory.Service{Store: sidecartest.BrokenStore{Store: h.Store}, Embedder: h.Embedder, MinChars: 8}, ob,
 		memory.WriterConfig{MaxAttempts: 1}, slog.New(slog.DiscardHandler))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { w.Run(ctx, time.Second); close(done) }()
-	defer func() { cancel(); <-done }()
 	if err := w.Enqueue(memory.Turn{ID: "req_secret", Identity: memory.Identity{UserID: "sarah"}, UserMessages: []string{"My PIN is 4921, keep it safe."}}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for ob.Stats().Dead != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("no dead letter")
-		}
-		time.Sleep(10 * time.Millisecond)
+	sidecartest.Drain(w)
+	if ob.Stats().Dead != 1 {
+		t.Fatal("no dead letter")
 	}
 
-	if resp, _ := h.do("GET", "/memproxy/outbox", "", nil); resp.StatusCode != 401 {
+	if resp, _ := h.Do("GET", "/memproxy/outbox", "", nil); resp.StatusCode != 401 {
 		t.Errorf("queue endpoint without a key: %d", resp.StatusCode)
 	}
-	resp, body := h.do("GET", "/memproxy/outbox", "", token(testKey))
+	resp, body := h.Do("GET", "/memproxy/outbox", "", token(testKey))
 	var out struct {
 		Pending, Dead int
 		DeadLetters   []deadLetter `json:"dead_letters"`
@@ -67,19 +59,16 @@ func TestQueueEndpoints(t *testing.T) {
 		{"DELETE", "/memproxy/outbox/dead/999", 404},
 		{"POST", fmt.Sprintf("/memproxy/outbox/dead/%d/retry", seq), 200},
 	} {
-		if resp, body := h.do(tc.method, tc.path, "", token(testKey)); resp.StatusCode != tc.want {
+		if resp, body := h.Do(tc.method, tc.path, "", token(testKey)); resp.StatusCode != tc.want {
 			t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, resp.StatusCode, body, tc.want)
 		}
 	}
 	// Retried, it fails once more and is dead again; then discard it.
-	deadline = time.Now().Add(5 * time.Second)
-	for ob.Stats().Dead != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the retried turn did not come back")
-		}
-		time.Sleep(10 * time.Millisecond)
+	sidecartest.Drain(w)
+	if ob.Stats().Dead != 1 {
+		t.Fatal("the retried turn did not come back")
 	}
-	if resp, body := h.do("DELETE", fmt.Sprintf("/memproxy/outbox/dead/%d", seq), "", token(testKey)); resp.StatusCode != 200 {
+	if resp, body := h.Do("DELETE", fmt.Sprintf("/memproxy/outbox/dead/%d", seq), "", token(testKey)); resp.StatusCode != 200 {
 		t.Errorf("discard: %d %s", resp.StatusCode, body)
 	}
 	if ob.Stats().Dead != 0 {

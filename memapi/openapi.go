@@ -1,4 +1,4 @@
-package proxy
+package memapi
 
 import (
 	_ "embed"
@@ -14,6 +14,6 @@ import (
 var openAPIDocument []byte
 
 // openAPI serves the document. It needs no key: it holds no data.
-func (s *Server) openAPI(c *gin.Context) {
+func (a *API) openAPI(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json", openAPIDocument)
 }

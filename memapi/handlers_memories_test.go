@@ -1,9 +1,8 @@
-package proxy
+package memapi
 
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -11,54 +10,10 @@ import (
 	"github.com/memproxy/memproxy/memory"
 )
 
-func token(key string) map[string]string { return map[string]string{"Authorization": "Token " + key} }
-
-func TestMemoryAPIAuth(t *testing.T) {
-	h := newHarness(t)
-	for _, tc := range []struct {
-		name   string
-		header map[string]string
-		want   int
-	}{
-		{"no key", nil, 401},
-		{"wrong key", token("nope"), 401},
-		{"key without scheme", map[string]string{"Authorization": testKey}, 401},
-		{"token", token(testKey), 200},
-		{"bearer", map[string]string{"Authorization": "Bearer " + testKey}, 200},
-	} {
-		resp, body := h.do("GET", "/v1/ping/", "", tc.header)
-		if resp.StatusCode != tc.want {
-			t.Errorf("%s: status %d, want %d (%s)", tc.name, resp.StatusCode, tc.want, body)
-		}
-		if tc.want == 401 && !strings.Contains(body, `"detail"`) {
-			t.Errorf("%s: error body %s lacks detail", tc.name, body)
-		}
-	}
-	closed := newHarness(t, func(o *Options) { o.APIKeys = nil })
-	resp, body := closed.do("POST", "/v1/memories/", `{"messages":"x","user_id":"u"}`, token(testKey))
-	if resp.StatusCode != 401 || !strings.Contains(body, "MEMPROXY_API_KEYS") {
-		t.Errorf("with no keys configured: %d %s, want 401 naming MEMPROXY_API_KEYS", resp.StatusCode, body)
-	}
-}
-
-func TestPingSatisfiesTheSDKs(t *testing.T) {
-	h := newHarness(t)
-	_, body := h.do("GET", "/v1/ping/", "", token(testKey))
-	var p map[string]any
-	if err := json.Unmarshal([]byte(body), &p); err != nil {
-		t.Fatal(err)
-	}
-	// The Python SDK refuses to construct without org_id and project_id;
-	// the Node SDK wants status "ok".
-	if p["status"] != "ok" || p["org_id"] == "" || p["project_id"] == "" || p["org_id"] == nil || p["project_id"] == nil {
-		t.Errorf("ping = %s", body)
-	}
-}
-
 func TestAddMemories(t *testing.T) {
 	h := newHarness(t)
 	for _, path := range []string{"/v1/memories/", "/v3/memories/add/"} {
-		resp, body := h.do("POST", path, `{"messages":[{"role":"user","content":"I'm FitCoach - supportive and motivational."}],"agent_id":"fitcoach_v1","metadata":{"type":"personality"},"org_id":"o","project_id":"p","async_mode":true,"output_format":"v1.1"}`, token(testKey))
+		resp, body := h.Do("POST", path, `{"messages":[{"role":"user","content":"I'm FitCoach - supportive and motivational."}],"agent_id":"fitcoach_v1","metadata":{"type":"personality"},"org_id":"o","project_id":"p","async_mode":true,"output_format":"v1.1"}`, token(testKey))
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
 		}
@@ -75,17 +30,17 @@ func TestAddMemories(t *testing.T) {
 			t.Errorf("the same persona again: event %q, want NONE (already known)", out.Results[0].Event)
 		}
 	}
-	ms := h.memories(memory.PersonaFilter("fitcoach_v1"), 1)
+	ms := h.Memories(memory.PersonaFilter("fitcoach_v1"))
 	if len(ms) != 1 || ms[0].Metadata["type"] != "personality" || ms[0].UserID != "" {
 		t.Fatalf("persona memories: %+v", ms)
 	}
 
 	// The Node SDK sends messages as a plain string; infer false stores as is.
-	resp, body := h.do("POST", "/v3/memories/add/", `{"messages":"hello? I like tennis","user_id":"sarah","infer":false}`, token(testKey))
+	resp, body := h.Do("POST", "/v3/memories/add/", `{"messages":"hello? I like tennis","user_id":"sarah","infer":false}`, token(testKey))
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
-	if ms := h.memories(memory.UserFilter("sarah"), 1); len(ms) != 1 || ms[0].Text != "hello? I like tennis" {
+	if ms := h.Memories(memory.UserFilter("sarah")); len(ms) != 1 || ms[0].Text != "hello? I like tennis" {
 		t.Errorf("infer=false stored %+v, want the message verbatim", ms)
 	}
 }
@@ -111,13 +66,13 @@ func TestAddMemoriesRefusesBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := h.do("POST", "/v1/memories/", tt.body, token(testKey))
+			resp, body := h.Do("POST", "/v1/memories/", tt.body, token(testKey))
 			if resp.StatusCode != tt.want || !strings.Contains(body, tt.wantDetail) {
 				t.Errorf("got %d %s; want %d mentioning %q", resp.StatusCode, body, tt.want, tt.wantDetail)
 			}
 		})
 	}
-	if n, _ := h.store.Count(t.Context(), memory.Filter{}); n != 0 {
+	if n, _ := h.Store.Count(t.Context(), memory.Filter{}); n != 0 {
 		t.Errorf("refused requests stored %d memories", n)
 	}
 }
@@ -128,7 +83,7 @@ func TestAddMemoriesRefusesBadInput(t *testing.T) {
 // persona and nothing of Sarah's.
 func TestFitCoachFlow(t *testing.T) {
 	h := newHarness(t)
-	resp, body := h.do("POST", "/v1/memories/", `{"messages":[{"role":"user","content":"I'm FitCoach - a supportive fitness coach who celebrates every achievement."}],"agent_id":"fitcoach_v1"}`, token(testKey))
+	resp, body := h.Do("POST", "/v1/memories/", `{"messages":[{"role":"user","content":"I'm FitCoach - a supportive fitness coach who celebrates every achievement."}],"agent_id":"fitcoach_v1"}`, token(testKey))
 	if resp.StatusCode != 200 {
 		t.Fatalf("adding the persona: %d %s", resp.StatusCode, body)
 	}
@@ -137,15 +92,15 @@ func TestFitCoachFlow(t *testing.T) {
 			map[string]any{"role": "system", "content": "You are a helpful coach."},
 			map[string]any{"role": "user", "content": text},
 		}})
-		resp, _ := h.do("POST", "/v1/chat/completions", string(b), ids(user, "fitcoach_v1"))
+		resp, _ := h.Do("POST", "/v1/chat/completions", string(b), ids(user, "fitcoach_v1"))
 		if resp.StatusCode != 200 {
 			t.Fatalf("chat for %s: %d", user, resp.StatusCode)
 		}
-		return string(h.received("/v1/chat/completions").Body)
+		return string(h.Received("/v1/chat/completions").Body)
 	}
 	chat("sarah", "My goal is to run a half marathon by June.", false)
 	chat("sarah", "Completed 5K run in 28 minutes - felt great!", true)
-	if ms := h.memories(memory.UserFilter("sarah"), 2); len(ms) != 2 {
+	if ms := h.Memories(memory.UserFilter("sarah")); len(ms) != 2 {
 		t.Fatalf("Sarah's turns were not learned: %v", ms)
 	}
 
@@ -165,29 +120,10 @@ func TestFitCoachFlow(t *testing.T) {
 		}
 	}
 	// The question itself is not a fact about Sarah.
-	h.settle()
-	if ms := h.memories(memory.UserFilter("sarah"), 0); len(ms) != 2 {
+	h.Settle()
+	if ms := h.Memories(memory.UserFilter("sarah")); len(ms) != 2 {
 		t.Errorf("Sarah has %d memories, want 2 (questions are not learned)", len(ms))
 	}
-}
-
-// api sends a memory API request with the test key and decodes the JSON
-// answer into out (when not nil), failing unless the status is want.
-func (h *harness) api(method, path, body string, want int, out any) string {
-	h.t.Helper()
-	resp, got := h.do(method, path, body, token(testKey))
-	if resp.StatusCode != want {
-		h.t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, got, want)
-	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		h.t.Errorf("%s %s: Content-Type %q", method, path, ct)
-	}
-	if out != nil {
-		if err := json.Unmarshal([]byte(got), out); err != nil {
-			h.t.Fatalf("%s %s: decoding %s: %v", method, path, got, err)
-		}
-	}
-	return got
 }
 
 type listAnswer struct {
@@ -329,58 +265,42 @@ func TestMemoryAPIRoundTrip(t *testing.T) {
 		t.Errorf("deleting Sarah: %+v", msg)
 	}
 	for _, id := range []string{goal, rel} {
-		if rs, _ := h.store.History(t.Context(), id); len(rs) != 0 {
+		if rs, _ := h.Store.History(t.Context(), id); len(rs) != 0 {
 			t.Errorf("Sarah's history survived: %+v", rs)
 		}
 	}
 	h.api("DELETE", "/v2/entities/user/sarah/", "", 404, nil)
 	h.api("DELETE", "/v1/batch/", `{"memories":[{"memory_id":"`+persona+`"}]}`, 200, &msg)
-	if n, _ := h.store.Count(t.Context(), memory.Filter{}); n != 0 {
+	if n, _ := h.Store.Count(t.Context(), memory.Filter{}); n != 0 {
 		t.Errorf("%d memories left", n)
 	}
 }
 
 func TestDeleteByScopeTakesHistory(t *testing.T) {
 	h := newHarness(t)
-	h.add("Sarah's secret plan", memory.Scope{UserID: "sarah"}, nil)
-	h.add("Sarah in a run", memory.Scope{UserID: "sarah", RunID: "r1"}, nil)
-	h.add("Mike's plan", memory.Scope{UserID: "mike"}, nil)
-	ms := h.memories(memory.UserFilter("sarah"), 2)
+	h.Add("Sarah's secret plan", memory.Scope{UserID: "sarah"}, nil)
+	h.Add("Sarah in a run", memory.Scope{UserID: "sarah", RunID: "r1"}, nil)
+	h.Add("Mike's plan", memory.Scope{UserID: "mike"}, nil)
+	ms := h.Memories(memory.UserFilter("sarah"))
 	h.api("DELETE", "/v1/memories/?user_id=sarah&run_id=r1&org_id=memproxy&project_id=default", "", 200, nil)
-	if n, _ := h.store.Count(t.Context(), memory.UserFilter("sarah")); n != 1 {
+	if n, _ := h.Store.Count(t.Context(), memory.UserFilter("sarah")); n != 1 {
 		t.Errorf("user_id and run_id deleted %d, want the run's only", 2-n)
 	}
 	h.api("DELETE", "/v1/memories/?user_id=sarah", "", 200, nil)
 	for _, m := range ms {
-		if rs, _ := h.store.History(t.Context(), m.ID); len(rs) != 0 {
+		if rs, _ := h.Store.History(t.Context(), m.ID); len(rs) != 0 {
 			t.Errorf("history of %q survived", m.Text)
 		}
 	}
-	if n, _ := h.store.Count(t.Context(), memory.Filter{}); n != 1 {
+	if n, _ := h.Store.Count(t.Context(), memory.Filter{}); n != 1 {
 		t.Errorf("%d memories left, want Mike's", n)
 	}
 }
 
-// snapshot is everything the store holds, to show a refused request
-// wrote nothing.
-func (h *harness) snapshot() string {
-	h.t.Helper()
-	ms, err := h.store.List(h.t.Context(), memory.Filter{}, memory.Page{})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var b strings.Builder
-	for _, m := range ms {
-		rs, _ := h.store.History(h.t.Context(), m.ID)
-		fmt.Fprintf(&b, "%s %q %v %v %s %d\n", m.ID, m.Text, m.Metadata, m.ExpiresAt, m.UpdatedAt, len(rs))
-	}
-	return b.String()
-}
-
 func TestMemoryAPIRefusesBadInput(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.MaxBodyBytes = 8192 })
-	h.add("Sarah's goal: half marathon by June", memory.Scope{UserID: "sarah"}, nil)
-	id := h.memories(memory.UserFilter("sarah"), 1)[0].ID
+	h.Add("Sarah's goal: half marathon by June", memory.Scope{UserID: "sarah"}, nil)
+	id := h.Memories(memory.UserFilter("sarah"))[0].ID
 	before := h.snapshot()
 	big := strings.Repeat("a", 9000)
 	tests := []struct {
@@ -432,7 +352,7 @@ func TestMemoryAPIRefusesBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := h.do(tt.method, tt.path, tt.body, token(testKey))
+			resp, body := h.Do(tt.method, tt.path, tt.body, token(testKey))
 			var e apiError
 			if json.Unmarshal([]byte(body), &e) != nil || e.Detail == "" || e.Error == "" {
 				t.Errorf("error body %s is not {detail, error}", body)
@@ -444,64 +364,5 @@ func TestMemoryAPIRefusesBadInput(t *testing.T) {
 	}
 	if after := h.snapshot(); after != before {
 		t.Errorf("refused requests changed the store:\nbefore %safter  %s", before, after)
-	}
-}
-
-// TestEveryMemoryRouteNeedsAKey: without a valid key every memory
-// endpoint answers 401, and touches nothing.
-func TestEveryMemoryRouteNeedsAKey(t *testing.T) {
-	h := newHarness(t)
-	h.add("Sarah's goal: half marathon by June", memory.Scope{UserID: "sarah"}, nil)
-	before := h.snapshot()
-	for _, r := range memoryRoutes {
-		path := strings.NewReplacer(":id", "x", ":type", "user", ":name", "sarah").Replace(r.path)
-		for _, hdr := range []map[string]string{nil, token("wrong"), {"Authorization": "Basic " + testKey}} {
-			resp, body := h.do(r.method, path+"?user_id=sarah", `{"filters":{"user_id":"sarah"},"query":"x","messages":"x","user_id":"sarah"}`, hdr)
-			if resp.StatusCode != 401 || !strings.Contains(body, `"detail"`) {
-				t.Errorf("%s %s with %v: %d %s, want 401", r.method, path, hdr, resp.StatusCode, body)
-			}
-		}
-	}
-	if h.snapshot() != before {
-		t.Errorf("unauthenticated requests changed the store")
-	}
-}
-
-// TestOpenAPIDescribesEveryRoute: the document is served without a key,
-// is OpenAPI 3.1, and describes every memory route with its method.
-func TestOpenAPIDescribesEveryRoute(t *testing.T) {
-	h := newHarness(t)
-	resp, body := h.do("GET", "/memproxy/openapi.json", "", nil)
-	if resp.StatusCode != 200 {
-		t.Fatalf("%d %s", resp.StatusCode, body)
-	}
-	var doc struct {
-		OpenAPI string                                `json:"openapi"`
-		Paths   map[string]map[string]json.RawMessage `json:"paths"`
-	}
-	if err := json.Unmarshal([]byte(body), &doc); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
-		t.Errorf("openapi = %q", doc.OpenAPI)
-	}
-	routes := append([]struct{ method, path string }{{"GET", "/v1/ping/"}}, func() (rs []struct{ method, path string }) {
-		for _, r := range memoryRoutes {
-			rs = append(rs, struct{ method, path string }{r.method, r.path})
-		}
-		return rs
-	}()...)
-	param := regexp.MustCompile(`:(\w+)`)
-	for _, r := range routes {
-		p := param.ReplaceAllString(r.path, "{$1}")
-		raw, ok := doc.Paths[p][strings.ToLower(r.method)]
-		if !ok {
-			t.Errorf("the OpenAPI document lacks %s %s", r.method, p)
-			continue
-		}
-		var op map[string]any
-		if err := json.Unmarshal(raw, &op); err != nil || op["responses"] == nil || op["summary"] == nil {
-			t.Errorf("%s %s has no summary or responses", r.method, p)
-		}
 	}
 }
