@@ -19,6 +19,7 @@ import (
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/internal/fakeupstream"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/embed"
 	"github.com/memproxy/memproxy/memory/embedded"
 	"github.com/memproxy/memproxy/memory/milvus"
 	"github.com/memproxy/memproxy/proxy"
@@ -136,7 +137,7 @@ func newRig(t *testing.T, store memory.Store, outboxDir string) *rig {
 		t.Fatal(err)
 	}
 
-	emb := faultEmbedder{memory.NewHashEmbedder(0), r.f}
+	emb := faultEmbedder{embed.NewHash(0), r.f}
 	st := faultStore{store, r.f}
 	svc := &memory.Service{Store: st, Embedder: emb, Policies: pols, MinChars: 8, DupThreshold: 0.95, SimilarTopK: 5}
 	if r.outbox, err = memory.OpenOutbox(outboxDir, 1000); err != nil {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/embed"
 	"github.com/memproxy/memproxy/memory/embedded"
 	"github.com/memproxy/memproxy/memory/milvus"
 	"github.com/memproxy/memproxy/policies"
@@ -268,9 +269,9 @@ func newLogger(c config.Log, out io.Writer) *slog.Logger {
 
 func newEmbedder(ctx context.Context, cfg config.Config, log *slog.Logger) (memory.Embedder, error) {
 	if cfg.Embedder != "openai" {
-		return memory.NewHashEmbedder(cfg.Embedding.Dimensions), nil
+		return embed.NewHash(cfg.Embedding.Dimensions), nil
 	}
-	e, err := memory.NewOpenAIEmbedder(memory.OpenAIEmbedderConfig{
+	e, err := embed.NewOpenAI(embed.OpenAIConfig{
 		BaseURL: cfg.Embedding.URL, APIKey: cfg.Embedding.APIKey, Model: cfg.Embedding.Model,
 		Dimensions: cfg.Embedding.Dimensions,
 	})
@@ -282,13 +283,13 @@ func newEmbedder(ctx context.Context, cfg config.Config, log *slog.Logger) (memo
 	if err := e.Check(pctx); err != nil {
 		// Without a configured dimension the store cannot be opened; with
 		// one, an embedder that is down at start is memory failing open.
-		if cfg.Embedding.Dimensions == 0 || errors.Is(err, memory.ErrDimensions) {
+		if cfg.Embedding.Dimensions == 0 || errors.Is(err, embed.ErrDimensions) {
 			return nil, fmt.Errorf("embedder (MEMPROXY_EMBEDDER=openai, MEMPROXY_EMBEDDING_DIMENSIONS=%d): %w", cfg.Embedding.Dimensions, err)
 		}
 		log.Warn("the embedding server did not answer at start; memory fails open until it does", "err", err)
 	}
 	if cfg.Embedding.CacheSize > 0 {
-		return memory.NewCachedEmbedder(e, cfg.Embedding.CacheSize), nil
+		return embed.NewCached(e, cfg.Embedding.CacheSize), nil
 	}
 	return e, nil
 }

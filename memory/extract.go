@@ -14,6 +14,7 @@ import (
 	openai "github.com/sashabaranov/go-openai"
 
 	"github.com/memproxy/memproxy/injector"
+	"github.com/memproxy/memproxy/memory/internal/openaiclient"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -153,7 +154,7 @@ func NewLLMExtractor(cfg LLMConfig) (*LLMExtractor, error) {
 	if cfg.Model == "" {
 		return nil, errors.New("llm extractor: no model configured")
 	}
-	return &LLMExtractor{client: newOpenAIClient(cfg.BaseURL, cfg.APIKey, cfg.HTTPClient), cfg: cfg}, nil
+	return &LLMExtractor{client: openaiclient.New(cfg.BaseURL, cfg.APIKey, cfg.HTTPClient), cfg: cfg}, nil
 }
 
 // ErrModelOutput is wrapped by errors about a model's answer that cannot

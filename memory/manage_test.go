@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/embed"
 )
 
 // freshStore records whether every read asked for read-your-writes.
@@ -39,7 +40,7 @@ func (f *freshStore) List(ctx context.Context, fl memory.Filter, p memory.Page) 
 
 func newManaged(t *testing.T) (*memory.Service, *freshStore) {
 	t.Helper()
-	e := memory.NewHashEmbedder(0)
+	e := embed.NewHash(0)
 	st := &freshStore{Store: newStore(t, e)}
 	t.Cleanup(func() {
 		if len(st.stale) > 0 {

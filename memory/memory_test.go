@@ -3,18 +3,14 @@ package memory_test
 import (
 	"context"
 	"errors"
-	"fmt"
 
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
 
-	"github.com/memproxy/memproxy/internal/fakeupstream"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/embed"
 	"github.com/memproxy/memproxy/memory/embedded"
 )
 
@@ -65,143 +61,8 @@ func TestFilterValidate(t *testing.T) {
 	}
 }
 
-func TestHashEmbedder(t *testing.T) {
-	e := memory.NewHashEmbedder(0)
-	vs, err := e.Embed(context.Background(), []string{
-		"I completed a 5K run in 28 minutes",
-		"Running my first 5K race next week",
-		"My favourite pizza topping is pineapple",
-		"",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, v := range vs[:3] {
-		if len(v) != 256 {
-			t.Fatalf("vector %d has %d dimensions", i, len(v))
-		}
-		if n := memory.Cosine(v, v); n < 0.999 || n > 1.001 {
-			t.Errorf("vector %d is not unit length: %f", i, n)
-		}
-	}
-	related, unrelated := memory.Cosine(vs[0], vs[1]), memory.Cosine(vs[0], vs[2])
-	if related <= unrelated+0.1 {
-		t.Errorf("cos(run, run) = %.3f is not clearly above cos(run, pizza) = %.3f", related, unrelated)
-	}
-	again, _ := e.Embed(context.Background(), []string{"I completed a 5K run in 28 minutes"})
-	if memory.Cosine(again[0], vs[0]) < 0.9999 {
-		t.Errorf("the hash embedder is not deterministic")
-	}
-	for _, x := range vs[3] {
-		if x != 0 {
-			t.Fatalf("the empty text has a non-zero vector")
-		}
-	}
-}
-
-func TestOpenAIEmbedder(t *testing.T) {
-	up := fakeupstream.New()
-	srv := httptest.NewServer(up)
-	defer srv.Close()
-	ctx := context.Background()
-
-	e, err := memory.NewOpenAIEmbedder(memory.OpenAIEmbedderConfig{BaseURL: srv.URL + "/v1", APIKey: "k", Model: "text-embedding-3-small"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Check(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if e.Dimensions() != fakeupstream.EmbeddingDims {
-		t.Errorf("probed %d dimensions, want %d", e.Dimensions(), fakeupstream.EmbeddingDims)
-	}
-	vs, err := e.Embed(ctx, []string{"a", "b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := fakeupstream.Embedding("b", fakeupstream.EmbeddingDims)
-	if memory.Cosine(vs[1], want) < 0.9999 {
-		t.Errorf("vectors out of order or altered")
-	}
-	req, _ := up.Last("/v1/embeddings")
-	if req.Header.Get("Authorization") != "Bearer k" {
-		t.Errorf("Authorization = %q", req.Header.Get("Authorization"))
-	}
-
-	// Unreachable: Check says so.
-	e, _ = memory.NewOpenAIEmbedder(memory.OpenAIEmbedderConfig{BaseURL: "http://127.0.0.1:1/v1", Model: "m", Dimensions: 8})
-	if err := e.Check(ctx); err == nil || errors.Is(err, memory.ErrDimensions) {
-		t.Errorf("Check against nothing: %v", err)
-	}
-	// A configured dimension the model does not produce natively is asked
-	// for (the fake shortens vectors on request, as text-embedding-3 does).
-	e, _ = memory.NewOpenAIEmbedder(memory.OpenAIEmbedderConfig{BaseURL: srv.URL + "/v1", Model: "m", Dimensions: 8})
-	if err := e.Check(ctx); err != nil {
-		t.Fatalf("Check with 8 dimensions configured: %v", err)
-	}
-	if vs, err := e.Embed(ctx, []string{"x"}); err != nil || len(vs[0]) != 8 {
-		t.Errorf("embedding with 8 dimensions: %v", err)
-	}
-	// A model that cannot produce the configured dimension fails Check.
-	up.Hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
-		if r.URL.Path != "/v1/embeddings" {
-			return false
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.6,0.8]}],"model":"m"}`)
-		return true
-	}
-	e, _ = memory.NewOpenAIEmbedder(memory.OpenAIEmbedderConfig{BaseURL: srv.URL + "/v1", Model: "m", Dimensions: 8})
-	if err := e.Check(ctx); !errors.Is(err, memory.ErrDimensions) {
-		t.Errorf("Check of a fixed-size model: %v, want ErrDimensions", err)
-	}
-	if _, err := e.Embed(ctx, []string{"x"}); err == nil || !strings.Contains(err.Error(), "dimensions") {
-		t.Errorf("a vector of the wrong dimension was accepted: %v", err)
-	}
-	// An error from the server surfaces.
-	up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
-		w.WriteHeader(503)
-		w.Write([]byte(`{"error":{"message":"overloaded","type":"server_error"}}`))
-		return true
-	}
-	if _, err := e.Embed(ctx, []string{"x"}); err == nil {
-		t.Errorf("a 503 from the embedding server was not an error")
-	}
-}
-
-type countingEmbedder struct {
-	memory.Embedder
-	calls atomic.Int64
-	texts atomic.Int64
-}
-
-func (c *countingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	c.calls.Add(1)
-	c.texts.Add(int64(len(texts)))
-	return c.Embedder.Embed(ctx, texts)
-}
-
-func TestCachedEmbedder(t *testing.T) {
-	inner := &countingEmbedder{Embedder: memory.NewHashEmbedder(32)}
-	c := memory.NewCachedEmbedder(inner, 2)
-	ctx := context.Background()
-	first, _ := c.Embed(ctx, []string{"apple", "banana"})
-	got, _ := c.Embed(ctx, []string{"banana", "apple"})
-	if inner.texts.Load() != 2 {
-		t.Errorf("cached texts were embedded again: %d texts sent", inner.texts.Load())
-	}
-	if memory.Cosine(got[0], first[1]) < 0.9999 || memory.Cosine(got[1], first[0]) < 0.9999 {
-		t.Errorf("cache returned vectors out of order")
-	}
-	c.Embed(ctx, []string{"cherry"})          // evicts the least recently used, "banana"
-	c.Embed(ctx, []string{"apple", "banana"}) // "apple" cached, "banana" not
-	if inner.texts.Load() != 4 {
-		t.Errorf("after eviction %d texts sent, want 4", inner.texts.Load())
-	}
-}
-
 func TestRecallLayers(t *testing.T) {
-	e := memory.NewHashEmbedder(0)
+	e := embed.NewHash(0)
 	st := newStore(t, e)
 	svc := &memory.Service{Store: st, Embedder: e}
 	ctx := context.Background()
@@ -271,7 +132,7 @@ func (failingEmbedder) Embed(context.Context, []string) ([][]float32, error) {
 }
 
 func TestRecallErrorsSayWhatFailed(t *testing.T) {
-	e := memory.NewHashEmbedder(0)
+	e := embed.NewHash(0)
 	r := &memory.Retriever{Store: newStore(t, e), Embedder: failingEmbedder{e}}
 	_, err := r.Recall(context.Background(), memory.RecallRequest{Identity: memory.Identity{UserID: "u"}, Query: "q", User: memory.Limits{TopK: 1}})
 	if !errors.Is(err, memory.ErrEmbedding) {
@@ -339,7 +200,7 @@ func TestRawFactIsBounded(t *testing.T) {
 }
 
 func TestServiceAdd(t *testing.T) {
-	e := memory.NewHashEmbedder(0)
+	e := embed.NewHash(0)
 	st := newStore(t, e)
 	svc := &memory.Service{Store: st, Embedder: e, MinChars: 8}
 	ctx := context.Background()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/memproxy/memproxy/internal/fakeupstream"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/embed"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -34,7 +35,7 @@ type writerHarness struct {
 
 func newWriterHarness(t *testing.T, store memory.Store, cfg memory.WriterConfig, configure ...func(*memory.Service)) *writerHarness {
 	t.Helper()
-	e := memory.NewHashEmbedder(0)
+	e := embed.NewHash(0)
 	if store == nil {
 		store = newStore(t, e)
 	}
@@ -138,7 +139,7 @@ func TestOutboxIsDurableBoundedAndOrdered(t *testing.T) {
 	if st := ob.Stats(); st.Pending != 3 || st.Dead != 0 || st.Oldest.IsZero() {
 		t.Fatalf("after reopening: %+v", st)
 	}
-	e := memory.NewHashEmbedder(0)
+	e := embed.NewHash(0)
 	st := newStore(t, e)
 	var order []string
 	var mu sync.Mutex
@@ -264,7 +265,7 @@ func (f *flakyStore) AddHistory(ctx context.Context, rs ...memory.HistoryRecord)
 // that every turn lands once the store is back.
 func TestStoreDownForAMinuteLosesNothing(t *testing.T) {
 	t.Parallel()
-	flaky := &flakyStore{Store: newStore(t, memory.NewHashEmbedder(0))}
+	flaky := &flakyStore{Store: newStore(t, embed.NewHash(0))}
 	flaky.down.Store(true)
 	h := newWriterHarness(t, flaky, memory.WriterConfig{})
 	stop := h.run(time.Second)
@@ -309,7 +310,7 @@ func TestDefaultRetriesOutlastAnOutageOfMinutes(t *testing.T) {
 }
 
 func TestDeadLettersAndRetry(t *testing.T) {
-	flaky := &flakyStore{Store: newStore(t, memory.NewHashEmbedder(0))}
+	flaky := &flakyStore{Store: newStore(t, embed.NewHash(0))}
 	flaky.down.Store(true)
 	h := newWriterHarness(t, flaky, memory.WriterConfig{MaxAttempts: 3, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
 	h.run(time.Second)
@@ -341,7 +342,7 @@ func TestDeadLettersAndRetry(t *testing.T) {
 }
 
 func TestDiscardDeadLetter(t *testing.T) {
-	flaky := &flakyStore{Store: newStore(t, memory.NewHashEmbedder(0))}
+	flaky := &flakyStore{Store: newStore(t, embed.NewHash(0))}
 	flaky.down.Store(true)
 	h := newWriterHarness(t, flaky, memory.WriterConfig{MaxAttempts: 1})
 	h.run(time.Second)
@@ -374,7 +375,7 @@ func TestShutdownDrains(t *testing.T) {
 	}
 
 	// A store that is down cannot be drained: the turns stay queued.
-	flaky := &flakyStore{Store: newStore(t, memory.NewHashEmbedder(0))}
+	flaky := &flakyStore{Store: newStore(t, embed.NewHash(0))}
 	flaky.down.Store(true)
 	h = newWriterHarness(t, flaky, memory.WriterConfig{})
 	h.writer.Enqueue(turn("req_1", "u", "", "Fact one about me is true."))
@@ -602,7 +603,7 @@ func (o *overlapStore) AddHistory(ctx context.Context, rs ...memory.HistoryRecor
 // (so that the outbox hands out sequence numbers out of call order) and
 // checks that no conversation ever has two batches in flight.
 func TestOneBatchPerConversationAtATime(t *testing.T) {
-	st := &overlapStore{Store: newStore(t, memory.NewHashEmbedder(0)), t: t, active: map[string]bool{}}
+	st := &overlapStore{Store: newStore(t, embed.NewHash(0)), t: t, active: map[string]bool{}}
 	h := newWriterHarness(t, st, memory.WriterConfig{Workers: 4})
 	h.run(time.Second)
 	var wg sync.WaitGroup
@@ -637,7 +638,7 @@ func (p poisonStore) Add(ctx context.Context, ms ...memory.Memory) error {
 // of one conversation, the middle one unstorable: the other two land, in
 // order, and only the middle one becomes a dead letter.
 func TestATurnThatCannotBeAppliedGoesToTheDeadLettersAlone(t *testing.T) {
-	h := newWriterHarness(t, poisonStore{newStore(t, memory.NewHashEmbedder(0))},
+	h := newWriterHarness(t, poisonStore{newStore(t, embed.NewHash(0))},
 		memory.WriterConfig{MaxAttempts: 3, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
 	for i, msg := range []string{"I keep bees on my roof.", "My password hint is POISON.", "I sail on weekends."} {
 		if err := h.writer.Enqueue(turn(fmt.Sprint("req_", i), "sarah", "coach", msg)); err != nil {
@@ -687,7 +688,7 @@ func (s hangingStore) Add(ctx context.Context, ms ...memory.Memory) error {
 // hangs on the store: Run returns at the drain deadline, and the cut turn
 // stays queued without the attempt counting against it.
 func TestShutdownCutsABatchInHandAndKeepsIt(t *testing.T) {
-	base := newStore(t, memory.NewHashEmbedder(0))
+	base := newStore(t, embed.NewHash(0))
 	hang := hangingStore{Store: base, entered: make(chan struct{}, 1)}
 	h := newWriterHarness(t, hang, memory.WriterConfig{MaxAttempts: 2, BaseBackoff: time.Hour})
 	if err := h.writer.Enqueue(turn("req_1", "sarah", "", "I keep bees on my roof.")); err != nil {
@@ -714,7 +715,7 @@ func TestShutdownCutsABatchInHandAndKeepsIt(t *testing.T) {
 	// (MaxAttempts 2). A failing store now: one failure, still pending.
 	flaky := &flakyStore{Store: base}
 	flaky.down.Store(true)
-	w := memory.NewWriter(&memory.Service{Store: flaky, Embedder: memory.NewHashEmbedder(0), MinChars: 8}, h.outbox,
+	w := memory.NewWriter(&memory.Service{Store: flaky, Embedder: embed.NewHash(0), MinChars: 8}, h.outbox,
 		memory.WriterConfig{MaxAttempts: 2, BaseBackoff: time.Hour}, nil)
 	ctx, cancel = context.WithCancel(context.Background())
 	done = make(chan struct{})

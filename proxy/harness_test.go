@@ -17,6 +17,7 @@ import (
 
 	"github.com/memproxy/memproxy/internal/fakeupstream"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/embed"
 	"github.com/memproxy/memproxy/memory/embedded"
 )
 
@@ -44,7 +45,7 @@ type harness struct {
 
 func newHarness(t *testing.T, configure ...func(*Options)) *harness {
 	t.Helper()
-	h := &harness{t: t, up: fakeupstream.New(), embedder: memory.NewHashEmbedder(0)}
+	h := &harness{t: t, up: fakeupstream.New(), embedder: embed.NewHash(0)}
 	h.upSrv = httptest.NewServer(h.up)
 	t.Cleanup(h.upSrv.Close)
 	st, err := embedded.Open(t.TempDir(), h.embedder.Dimensions(), h.embedder.Name())
