@@ -30,6 +30,7 @@ import (
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/embed"
 	"github.com/memproxy/memproxy/memory/embedded"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/memory/milvus"
 	"github.com/memproxy/memproxy/policies"
 	"github.com/memproxy/memproxy/proxy"
@@ -84,27 +85,28 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	if err != nil {
 		return err
 	}
-	llm, err := memory.NewLLMExtractor(memory.LLMConfig{
+	llm, err := learn.NewLLMExtractor(learn.LLMConfig{
 		BaseURL: cfg.Learn.Extraction.URL, APIKey: cfg.Learn.Extraction.APIKey, Model: cfg.Learn.Extraction.Model,
 	})
 	if err != nil {
 		return fmt.Errorf("learn.extraction (MEMPROXY_EXTRACTION_MODEL): %w", err)
 	}
-	svc := &memory.Service{
+	learning := &learn.Service{
 		Store: store, Embedder: embedder, LLM: llm, Policies: pols,
 		MinChars: 8, DupThreshold: cfg.Learn.DupThreshold, SimilarTopK: 5,
 	}
-	outbox, err := memory.OpenOutbox(cfg.DataDir, cfg.Learn.QueueSize)
+	managing := &memory.Service{Store: store, Embedder: embedder, Adder: learning}
+	outbox, err := learn.OpenOutbox(cfg.DataDir, cfg.Learn.QueueSize)
 	if err != nil {
 		return fmt.Errorf("data_dir (MEMPROXY_DATA_DIR=%s): %w", cfg.DataDir, err)
 	}
 	defer outbox.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	memory.RegisterOutbox(reg, outbox)
-	writer := memory.NewWriter(svc, outbox, memory.WriterConfig{
+	learn.RegisterOutbox(reg, outbox)
+	writer := learn.NewWriter(learning, outbox, learn.WriterConfig{
 		Workers: cfg.Learn.Workers, MaxAttempts: cfg.Learn.MaxAttempts, Debounce: time.Duration(cfg.Learn.Debounce),
-		Metrics: memory.NewMetrics(reg),
+		Metrics: learn.NewMetrics(reg),
 	}, log)
 	var learner proxy.Learner
 	if cfg.Learn.Enabled {
@@ -125,7 +127,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 		Policies:             pols,
 		Recaller:             &memory.Retriever{Store: store, Embedder: embedder},
 		Learner:              learner,
-		Memories:             svc,
+		Memories:             managing,
 		Queue:                outbox,
 		APIKeys:              cfg.APIKeys,
 		Readiness:            store,
@@ -164,7 +166,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	var wg sync.WaitGroup
 	wg.Go(func() { writer.Run(writerCtx, time.Duration(cfg.Learn.DrainTimeout)) })
 	sweepCtx, stopSweep := context.WithCancel(ctx)
-	wg.Go(func() { svc.SweepExpired(sweepCtx, expirySweep, log) })
+	wg.Go(func() { managing.SweepExpired(sweepCtx, expirySweep, log) })
 
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/embed"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 // freshStore records whether every read asked for read-your-writes.
@@ -47,7 +48,7 @@ func newManaged(t *testing.T) (*memory.Service, *freshStore) {
 			t.Errorf("reads without read-your-writes: %v", st.stale)
 		}
 	})
-	return &memory.Service{Store: st, Embedder: e, MinChars: 8}, st
+	return &memory.Service{Store: st, Embedder: e}, st
 }
 
 func addText(t *testing.T, svc *memory.Service, scope memory.Scope, meta map[string]any, texts ...string) []string {
@@ -56,7 +57,8 @@ func addText(t *testing.T, svc *memory.Service, scope memory.Scope, meta map[str
 	for _, s := range texts {
 		msgs = append(msgs, memory.Message{Role: "user", Content: s})
 	}
-	ev, err := svc.Add(context.Background(), memory.AddRequest{Scope: scope, Messages: msgs, Metadata: meta})
+	adder := &learn.Service{Store: svc.Store, Embedder: svc.Embedder, MinChars: 8}
+	ev, err := adder.Add(context.Background(), memory.AddRequest{Scope: scope, Messages: msgs, Metadata: meta})
 	if err != nil || len(ev) != len(texts) {
 		t.Fatalf("adding %q: %+v, %v", texts, ev, err)
 	}

@@ -1,7 +1,10 @@
-// Package memory owns what memproxy remembers: the Memory model, the Store
-// interface and its implementations, embedders, retrieval of the three layers
-// (persona, user, relationship) for a request, and the background writer that
-// learns from completed turns. It knows nothing about HTTP.
+// Package memory owns what memproxy remembers and how it is found again:
+// the Memory model, Filter, the Store interface, retrieval of the three
+// layers (persona, user, relationship) for a request, and the management
+// of stored memories and their history. It knows nothing about HTTP.
+//
+// The embedders are in memory/embed, learning (outbox, writer, extraction)
+// in memory/learn, the stores in memory/embedded and memory/milvus.
 package memory
 
 import (

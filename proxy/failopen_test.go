@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 // brokenStore fails every search; the rest works.
@@ -131,4 +132,4 @@ func TestLearningFailureIsInvisible(t *testing.T) {
 
 type fullQueue struct{}
 
-func (fullQueue) Enqueue(memory.Turn) error { return memory.ErrQueueFull }
+func (fullQueue) Enqueue(learn.Turn) error { return learn.ErrQueueFull }

@@ -19,6 +19,7 @@ import (
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/embed"
 	"github.com/memproxy/memproxy/memory/embedded"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 func TestMain(m *testing.M) {
@@ -37,7 +38,8 @@ type harness struct {
 	store     memory.Store
 	embedder  memory.Embedder
 	svc       *memory.Service
-	outbox    *memory.Outbox
+	learning  *learn.Service
+	outbox    *learn.Outbox
 	outboxDir string
 	server    *Server
 	srv       *httptest.Server
@@ -54,14 +56,15 @@ func newHarness(t *testing.T, configure ...func(*Options)) *harness {
 	}
 	t.Cleanup(func() { st.Close() })
 	h.store = st
-	h.svc = &memory.Service{Store: st, Embedder: h.embedder, MinChars: 8}
+	h.learning = &learn.Service{Store: st, Embedder: h.embedder, MinChars: 8}
+	h.svc = &memory.Service{Store: st, Embedder: h.embedder, Adder: h.learning}
 	h.outboxDir = t.TempDir()
-	outbox, err := memory.OpenOutbox(h.outboxDir, 100)
+	outbox, err := learn.OpenOutbox(h.outboxDir, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.outbox = outbox
-	writer := memory.NewWriter(h.svc, outbox, memory.WriterConfig{}, slog.New(slog.DiscardHandler))
+	writer := learn.NewWriter(h.learning, outbox, learn.WriterConfig{}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { writer.Run(ctx, time.Second); close(done) }()
@@ -81,7 +84,7 @@ func newHarness(t *testing.T, configure ...func(*Options)) *harness {
 		c(&opts)
 	}
 	if opts.Policies != nil {
-		h.svc.Policies = opts.Policies // the writer learns by the same rules
+		h.learning.Policies = opts.Policies // the writer learns by the same rules
 	}
 	h.server = New(opts)
 	h.srv = httptest.NewServer(h.server)
@@ -197,14 +200,14 @@ func oneInsertion(in, out []byte) (string, bool) {
 }
 
 // fullOutbox returns an outbox of one turn that holds one turn.
-func fullOutbox(t *testing.T) *memory.Outbox {
+func fullOutbox(t *testing.T) *learn.Outbox {
 	t.Helper()
-	ob, err := memory.OpenOutbox(t.TempDir(), 1)
+	ob, err := learn.OpenOutbox(t.TempDir(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ob.Close() })
-	if err := ob.Enqueue(memory.Turn{ID: "x", Identity: memory.Identity{UserID: "u"}, UserMessages: []string{"A fact that fills the queue."}}); err != nil {
+	if err := ob.Enqueue(learn.Turn{ID: "x", Identity: memory.Identity{UserID: "u"}, UserMessages: []string{"A fact that fills the queue."}}); err != nil {
 		t.Fatal(err)
 	}
 	return ob

@@ -21,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -31,7 +32,7 @@ type Recaller interface {
 
 // A Learner takes completed turns to learn from, without blocking.
 type Learner interface {
-	Enqueue(t memory.Turn) error
+	Enqueue(t learn.Turn) error
 }
 
 // Memories is what the memory API does (memory.Service does it).
@@ -50,8 +51,8 @@ type Memories interface {
 
 // Queue is the learning queue, as operators see it.
 type Queue interface {
-	Stats() memory.OutboxStats
-	DeadLetters() ([]memory.Entry, error)
+	Stats() learn.OutboxStats
+	DeadLetters() ([]learn.Entry, error)
 	Retry(seq uint64) error
 	Discard(seq uint64) error
 }

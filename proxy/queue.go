@@ -8,7 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 // deadLetter is a dead letter as operators see it: ids and the error,
@@ -35,7 +35,7 @@ func (s *Server) outbox(c *gin.Context) {
 		return
 	}
 	out := struct {
-		memory.OutboxStats
+		learn.OutboxStats
 		DeadLetters []deadLetter `json:"dead_letters"`
 	}{OutboxStats: s.opts.Queue.Stats(), DeadLetters: []deadLetter{}}
 	for _, e := range dead {
@@ -65,7 +65,7 @@ func (s *Server) onDead(c *gin.Context, do func(Queue, uint64) error, done strin
 		writeAPIError(c, http.StatusBadRequest, "invalid_request", "seq must be the number of a dead letter")
 		return
 	}
-	if err := do(s.opts.Queue, seq); errors.Is(err, memory.ErrNoDeadLetter) {
+	if err := do(s.opts.Queue, seq); errors.Is(err, learn.ErrNoDeadLetter) {
 		writeAPIError(c, http.StatusNotFound, "not_found", "no dead letter "+c.Param("seq"))
 		return
 	} else if err != nil {

@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 func TestQueueEndpoints(t *testing.T) {
-	ob, err := memory.OpenOutbox(t.TempDir(), 10)
+	ob, err := learn.OpenOutbox(t.TempDir(), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,13 +22,13 @@ func TestQueueEndpoints(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.Queue = ob })
 	// A writer whose store cannot search: every attempt fails, and with
 	// one attempt allowed the turn becomes a dead letter.
-	w := memory.NewWriter(&memory.Service{Store: brokenStore{h.store}, Embedder: h.embedder, MinChars: 8}, ob,
-		memory.WriterConfig{MaxAttempts: 1}, slog.New(slog.DiscardHandler))
+	w := learn.NewWriter(&learn.Service{Store: brokenStore{h.store}, Embedder: h.embedder, MinChars: 8}, ob,
+		learn.WriterConfig{MaxAttempts: 1}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx, time.Second); close(done) }()
 	defer func() { cancel(); <-done }()
-	if err := w.Enqueue(memory.Turn{ID: "req_secret", Identity: memory.Identity{UserID: "sarah"}, UserMessages: []string{"My PIN is 4921, keep it safe."}}); err != nil {
+	if err := w.Enqueue(learn.Turn{ID: "req_secret", Identity: memory.Identity{UserID: "sarah"}, UserMessages: []string{"My PIN is 4921, keep it safe."}}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/injector"
-	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 // maxCapture bounds the copy of an answer kept to learn from. Past it the
@@ -29,7 +29,7 @@ type turnTee struct {
 	api     api
 	learner Learner
 	log     *slog.Logger
-	turn    memory.Turn
+	turn    learn.Turn
 	pending *counter // the Server's handoffs, counting this turn
 
 	body   io.ReadCloser

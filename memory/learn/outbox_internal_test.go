@@ -1,10 +1,12 @@
-package memory
+package learn
 
 import (
 	"errors"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/memproxy/memproxy/memory"
 )
 
 // TestOutboxStateSurvivesADiskError makes ack and fail meet a disk error
@@ -17,7 +19,7 @@ func TestOutboxStateSurvivesADiskError(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			turn := Turn{ID: "req_1", Identity: Identity{UserID: "sarah"}, UserMessages: []string{"I keep bees."}, Time: time.Now()}
+			turn := Turn{ID: "req_1", Identity: memory.Identity{UserID: "sarah"}, UserMessages: []string{"I keep bees."}, Time: time.Now()}
 			if err := o.Enqueue(turn); err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +59,7 @@ func TestOutboxLimitHoldsUnderConcurrentEnqueues(t *testing.T) {
 	taken, full := 0, 0
 	for i := range 100 {
 		wg.Go(func() {
-			err := o.Enqueue(Turn{ID: string(rune('a' + i%26)), Identity: Identity{UserID: "u"}, Time: time.Now()})
+			err := o.Enqueue(Turn{ID: string(rune('a' + i%26)), Identity: memory.Identity{UserID: "u"}, Time: time.Now()})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -1,4 +1,4 @@
-package memory_test
+package learn_test
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	"github.com/memproxy/memproxy/internal/fakeupstream"
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/embed"
+	"github.com/memproxy/memproxy/memory/embedded"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -28,26 +30,26 @@ var quiet = slog.New(slog.DiscardHandler)
 type writerHarness struct {
 	t      *testing.T
 	store  memory.Store
-	svc    *memory.Service
-	outbox *memory.Outbox
-	writer *memory.Writer
+	svc    *learn.Service
+	outbox *learn.Outbox
+	writer *learn.Writer
 }
 
-func newWriterHarness(t *testing.T, store memory.Store, cfg memory.WriterConfig, configure ...func(*memory.Service)) *writerHarness {
+func newWriterHarness(t *testing.T, store memory.Store, cfg learn.WriterConfig, configure ...func(*learn.Service)) *writerHarness {
 	t.Helper()
 	e := embed.NewHash(0)
 	if store == nil {
 		store = newStore(t, e)
 	}
-	svc := &memory.Service{Store: store, Embedder: e, MinChars: 8}
+	svc := &learn.Service{Store: store, Embedder: e, MinChars: 8}
 	for _, c := range configure {
 		c(svc)
 	}
-	ob, err := memory.OpenOutbox(t.TempDir(), 10000)
+	ob, err := learn.OpenOutbox(t.TempDir(), 10000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &writerHarness{t: t, store: store, svc: svc, outbox: ob, writer: memory.NewWriter(svc, ob, cfg, quiet)}
+	h := &writerHarness{t: t, store: store, svc: svc, outbox: ob, writer: learn.NewWriter(svc, ob, cfg, quiet)}
 	t.Cleanup(func() { ob.Close() })
 	return h
 }
@@ -68,8 +70,8 @@ func (h *writerHarness) run(drain time.Duration) func() {
 	return stop
 }
 
-func turn(id, user, agent string, msgs ...string) memory.Turn {
-	return memory.Turn{ID: id, Identity: memory.Identity{UserID: user, AgentID: agent}, UserMessages: msgs, Time: time.Now()}
+func turn(id, user, agent string, msgs ...string) learn.Turn {
+	return learn.Turn{ID: id, Identity: memory.Identity{UserID: user, AgentID: agent}, UserMessages: msgs, Time: time.Now()}
 }
 
 // waitFor polls cond for up to d.
@@ -82,6 +84,17 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// newStore opens an embedded store in a temporary directory.
+func newStore(t *testing.T, e memory.Embedder) memory.Store {
+	t.Helper()
+	s, err := embedded.Open(t.TempDir(), e.Dimensions(), e.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func count(t *testing.T, s memory.Store, f memory.Filter) int {
@@ -113,7 +126,7 @@ func historyOf(t *testing.T, s memory.Store, f memory.Filter) []memory.HistoryRe
 
 func TestOutboxIsDurableBoundedAndOrdered(t *testing.T) {
 	dir := t.TempDir()
-	ob, err := memory.OpenOutbox(dir, 3)
+	ob, err := learn.OpenOutbox(dir, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,16 +135,16 @@ func TestOutboxIsDurableBoundedAndOrdered(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := ob.Enqueue(turn("t3", "sarah", "", "One too many facts.")); !errors.Is(err, memory.ErrQueueFull) {
+	if err := ob.Enqueue(turn("t3", "sarah", "", "One too many facts.")); !errors.Is(err, learn.ErrQueueFull) {
 		t.Errorf("a fourth turn into an outbox of 3: %v, want ErrQueueFull", err)
 	}
 	ob.Close()
-	if err := ob.Enqueue(turn("t4", "sarah", "", "After close.")); !errors.Is(err, memory.ErrOutboxClosed) {
+	if err := ob.Enqueue(turn("t4", "sarah", "", "After close.")); !errors.Is(err, learn.ErrOutboxClosed) {
 		t.Errorf("Enqueue after Close: %v", err)
 	}
 
 	// Reopened, the turns are still there, and are applied in order.
-	ob, err = memory.OpenOutbox(dir, 3)
+	ob, err = learn.OpenOutbox(dir, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +163,7 @@ func TestOutboxIsDurableBoundedAndOrdered(t *testing.T) {
 		}
 		mu.Unlock()
 	}}
-	w := memory.NewWriter(&memory.Service{Store: rec, Embedder: e, MinChars: 8}, ob, memory.WriterConfig{Workers: 4}, quiet)
+	w := learn.NewWriter(&learn.Service{Store: rec, Embedder: e, MinChars: 8}, ob, learn.WriterConfig{Workers: 4}, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx, time.Second); close(done) }()
@@ -178,9 +191,9 @@ func (r recordingStore) Add(ctx context.Context, ms ...memory.Memory) error {
 }
 
 func TestWriterLearnsOnceInTheUsersScope(t *testing.T) {
-	h := newWriterHarness(t, nil, memory.WriterConfig{})
+	h := newWriterHarness(t, nil, learn.WriterConfig{})
 	ctx := context.Background()
-	tr := memory.Turn{ID: "req_1", Identity: memory.Identity{UserID: "sarah", AgentID: "fitcoach_v1", RunID: "r1"},
+	tr := learn.Turn{ID: "req_1", Identity: memory.Identity{UserID: "sarah", AgentID: "fitcoach_v1", RunID: "r1"},
 		UserMessages: []string{"I now run 10K every Sunday.", "thanks"}, Assistant: "Great! You run 10K."}
 	// The same turn applied twice (a replay), then the same fact from ten
 	// other turns: one memory, one history record.
@@ -190,7 +203,7 @@ func TestWriterLearnsOnceInTheUsersScope(t *testing.T) {
 			id = fmt.Sprint("req_", i)
 		}
 		tr.ID = id
-		if _, err := h.writer.Apply(ctx, []memory.Turn{tr}); err != nil {
+		if _, err := h.writer.Apply(ctx, []learn.Turn{tr}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -207,7 +220,7 @@ func TestWriterLearnsOnceInTheUsersScope(t *testing.T) {
 		t.Errorf("history = %+v, want one ADD from req_1", hs)
 	}
 	// Nothing the assistant said was learned, and no persona from chat.
-	if _, err := h.writer.Apply(ctx, []memory.Turn{turn("req_x", "", "fitcoach_v1", "I am a brand new persona line.")}); err != nil {
+	if _, err := h.writer.Apply(ctx, []learn.Turn{turn("req_x", "", "fitcoach_v1", "I am a brand new persona line.")}); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, h.store, memory.Filter{}); n != 1 {
@@ -267,7 +280,7 @@ func TestStoreDownForAMinuteLosesNothing(t *testing.T) {
 	t.Parallel()
 	flaky := &flakyStore{Store: newStore(t, embed.NewHash(0))}
 	flaky.down.Store(true)
-	h := newWriterHarness(t, flaky, memory.WriterConfig{})
+	h := newWriterHarness(t, flaky, learn.WriterConfig{})
 	stop := h.run(time.Second)
 	for i := range 20 {
 		if err := h.writer.Enqueue(turn(fmt.Sprint("req_", i), fmt.Sprint("user-", i%4), "coach", fmt.Sprintf("My lucky number is %d.", i))); err != nil {
@@ -312,7 +325,7 @@ func TestDefaultRetriesOutlastAnOutageOfMinutes(t *testing.T) {
 func TestDeadLettersAndRetry(t *testing.T) {
 	flaky := &flakyStore{Store: newStore(t, embed.NewHash(0))}
 	flaky.down.Store(true)
-	h := newWriterHarness(t, flaky, memory.WriterConfig{MaxAttempts: 3, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	h := newWriterHarness(t, flaky, learn.WriterConfig{MaxAttempts: 3, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
 	h.run(time.Second)
 	if err := h.writer.Enqueue(turn("req_dead", "sarah", "", "I keep bees on my roof.")); err != nil {
 		t.Fatal(err)
@@ -336,7 +349,7 @@ func TestDeadLettersAndRetry(t *testing.T) {
 	if st := h.outbox.Stats(); st.Dead != 0 || count(t, h.store, memory.UserFilter("sarah")) != 1 {
 		t.Errorf("after retry: %+v", st)
 	}
-	if err := h.outbox.Retry(dead[0].Seq); !errors.Is(err, memory.ErrNoDeadLetter) {
+	if err := h.outbox.Retry(dead[0].Seq); !errors.Is(err, learn.ErrNoDeadLetter) {
 		t.Errorf("retrying it again: %v, want ErrNoDeadLetter", err)
 	}
 }
@@ -344,7 +357,7 @@ func TestDeadLettersAndRetry(t *testing.T) {
 func TestDiscardDeadLetter(t *testing.T) {
 	flaky := &flakyStore{Store: newStore(t, embed.NewHash(0))}
 	flaky.down.Store(true)
-	h := newWriterHarness(t, flaky, memory.WriterConfig{MaxAttempts: 1})
+	h := newWriterHarness(t, flaky, learn.WriterConfig{MaxAttempts: 1})
 	h.run(time.Second)
 	h.writer.Enqueue(turn("req_1", "sarah", "", "I keep bees on my roof."))
 	waitFor(t, 5*time.Second, "a dead letter", func() bool { return h.outbox.Stats().Dead == 1 })
@@ -360,7 +373,7 @@ func TestDiscardDeadLetter(t *testing.T) {
 // TestShutdownDrains stops the writer with turns queued: it applies what
 // is due within the drain deadline; what it cannot stays queued.
 func TestShutdownDrains(t *testing.T) {
-	h := newWriterHarness(t, nil, memory.WriterConfig{})
+	h := newWriterHarness(t, nil, learn.WriterConfig{})
 	for i := range 50 {
 		h.writer.Enqueue(turn(fmt.Sprint("req_", i), fmt.Sprint("u", i%5), "", fmt.Sprintf("Fact %d about me is true.", i)))
 	}
@@ -377,7 +390,7 @@ func TestShutdownDrains(t *testing.T) {
 	// A store that is down cannot be drained: the turns stay queued.
 	flaky := &flakyStore{Store: newStore(t, embed.NewHash(0))}
 	flaky.down.Store(true)
-	h = newWriterHarness(t, flaky, memory.WriterConfig{})
+	h = newWriterHarness(t, flaky, learn.WriterConfig{})
 	h.writer.Enqueue(turn("req_1", "u", "", "Fact one about me is true."))
 	start := time.Now()
 	h.writer.Run(ctx, 3*time.Second)
@@ -440,8 +453,8 @@ func next(answers []string, n *int) string {
 	return a
 }
 
-func (m *scriptedModel) extractor(t *testing.T) *memory.LLMExtractor {
-	e, err := memory.NewLLMExtractor(memory.LLMConfig{BaseURL: m.srv.URL + "/v1", APIKey: "k", Model: "extractor"})
+func (m *scriptedModel) extractor(t *testing.T) *learn.LLMExtractor {
+	e, err := learn.NewLLMExtractor(learn.LLMConfig{BaseURL: m.srv.URL + "/v1", APIKey: "k", Model: "extractor"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,10 +462,10 @@ func (m *scriptedModel) extractor(t *testing.T) *memory.LLMExtractor {
 }
 
 // llmMode learns with the model e, by a policy whose default is llm mode.
-func llmMode(e *memory.LLMExtractor) func(*memory.Service) {
+func llmMode(e *learn.LLMExtractor) func(*learn.Service) {
 	p := policies.Default()
 	p.Learn.Mode = policies.ModeLLM
-	return func(s *memory.Service) { s.LLM, s.Policies = e, policies.Static(p) }
+	return func(s *learn.Service) { s.LLM, s.Policies = e, policies.Static(p) }
 }
 
 // TestLLMUpdateKeepsBothValuesInHistory is the "I now run 10K" case: the
@@ -461,12 +474,12 @@ func TestLLMUpdateKeepsBothValuesInHistory(t *testing.T) {
 	model := newScriptedModel(t)
 	model.facts = []string{`{"facts":["Runs 5K every week"]}`, `{"facts":["Runs 10K every week"]}`}
 	model.decide = []string{`{"memory":[{"event":"UPDATE","id":"0","text":"Runs 10K every week"}]}`}
-	h := newWriterHarness(t, nil, memory.WriterConfig{}, llmMode(model.extractor(t)))
+	h := newWriterHarness(t, nil, learn.WriterConfig{}, llmMode(model.extractor(t)))
 	ctx := context.Background()
-	if _, err := h.writer.Apply(ctx, []memory.Turn{turn("req_1", "sarah", "", "I run 5K every week.")}); err != nil {
+	if _, err := h.writer.Apply(ctx, []learn.Turn{turn("req_1", "sarah", "", "I run 5K every week.")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.writer.Apply(ctx, []memory.Turn{turn("req_2", "sarah", "", "I now run 10K every week!")}); err != nil {
+	if _, err := h.writer.Apply(ctx, []learn.Turn{turn("req_2", "sarah", "", "I now run 10K every week!")}); err != nil {
 		t.Fatal(err)
 	}
 	ms, _ := h.store.List(ctx, memory.UserFilter("sarah"), memory.Page{})
@@ -491,11 +504,11 @@ func TestLLMDeleteAndNone(t *testing.T) {
 	model := newScriptedModel(t)
 	model.facts = []string{`{"facts":["Is vegetarian"]}`, `{"facts":["Eats fish now"]}`, `{"facts":["Likes green tea"]}`}
 	model.decide = []string{`{"memory":[{"event":"DELETE","id":"0"}]}`, `{"memory":[{"event":"NONE","id":"0"}]}`}
-	h := newWriterHarness(t, nil, memory.WriterConfig{}, llmMode(model.extractor(t)))
+	h := newWriterHarness(t, nil, learn.WriterConfig{}, llmMode(model.extractor(t)))
 	ctx := context.Background()
-	h.writer.Apply(ctx, []memory.Turn{turn("req_1", "sarah", "", "I'm vegetarian.")})
+	h.writer.Apply(ctx, []learn.Turn{turn("req_1", "sarah", "", "I'm vegetarian.")})
 	ms, _ := h.store.List(ctx, memory.UserFilter("sarah"), memory.Page{})
-	h.writer.Apply(ctx, []memory.Turn{turn("req_2", "sarah", "", "I eat fish now.")})
+	h.writer.Apply(ctx, []learn.Turn{turn("req_2", "sarah", "", "I eat fish now.")})
 	if n := count(t, h.store, memory.UserFilter("sarah")); n != 0 {
 		t.Errorf("after DELETE: %d memories", n)
 	}
@@ -512,8 +525,8 @@ func TestLLMMalformedOutputLosesNoTurn(t *testing.T) {
 	model := newScriptedModel(t)
 	model.facts = []string{`{"facts":["Has a dog named Rex"]}`, `not json at all`, "```json\n{\"facts\": [\"Has a cat named Tom\"]}\n```"}
 	model.decide = []string{`{"memory":[{"event":"UPDATE","id":"7","text":"x"}]}`, `{"memory":[{"event":"ADD","text":"Has a cat named Tom"}]}`}
-	h := newWriterHarness(t, nil, memory.WriterConfig{BaseBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}, llmMode(model.extractor(t)))
-	h.writer.Apply(context.Background(), []memory.Turn{turn("req_0", "sarah", "", "I have a dog named Rex.")})
+	h := newWriterHarness(t, nil, learn.WriterConfig{BaseBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}, llmMode(model.extractor(t)))
+	h.writer.Apply(context.Background(), []learn.Turn{turn("req_0", "sarah", "", "I have a dog named Rex.")})
 	h.run(time.Second)
 	if err := h.writer.Enqueue(turn("req_1", "sarah", "", "I also have a cat named Tom.")); err != nil {
 		t.Fatal(err)
@@ -535,10 +548,10 @@ func TestLLMMalformedOutputLosesNoTurn(t *testing.T) {
 func TestEchoedMemoryIsNotLearnedAgain(t *testing.T) {
 	model := newScriptedModel(t)
 	model.facts = []string{`{"facts":["Goal: half marathon by June"]}`}
-	h := newWriterHarness(t, nil, memory.WriterConfig{}, llmMode(model.extractor(t)))
+	h := newWriterHarness(t, nil, learn.WriterConfig{}, llmMode(model.extractor(t)))
 	ctx := context.Background()
 	h.svc.Add(ctx, memory.AddRequest{Scope: memory.Scope{UserID: "sarah"}, Messages: []memory.Message{{Role: "user", Content: "Goal: half marathon by June"}}})
-	ev, err := h.writer.Apply(ctx, []memory.Turn{{ID: "req_1", Identity: memory.Identity{UserID: "sarah"},
+	ev, err := h.writer.Apply(ctx, []learn.Turn{{ID: "req_1", Identity: memory.Identity{UserID: "sarah"},
 		UserMessages: []string{"Just finished my run!"}, Assistant: "Great - your goal: half marathon by June!"}})
 	if err != nil {
 		t.Fatal(err)
@@ -556,7 +569,7 @@ func TestEchoedMemoryIsNotLearnedAgain(t *testing.T) {
 func TestDebounceExtractsAConversationOnce(t *testing.T) {
 	model := newScriptedModel(t)
 	model.facts = []string{`{"facts":["Lives in Lyon","Has a sister named Anna","Works as a nurse"]}`}
-	h := newWriterHarness(t, nil, memory.WriterConfig{Debounce: 300 * time.Millisecond}, llmMode(model.extractor(t)))
+	h := newWriterHarness(t, nil, learn.WriterConfig{Debounce: 300 * time.Millisecond}, llmMode(model.extractor(t)))
 	h.run(time.Second)
 	for i, m := range []string{"I live in Lyon.", "My sister is Anna.", "I work as a nurse."} {
 		h.writer.Enqueue(turn(fmt.Sprint("req_", i), "sarah", "coach", m))
@@ -604,7 +617,7 @@ func (o *overlapStore) AddHistory(ctx context.Context, rs ...memory.HistoryRecor
 // checks that no conversation ever has two batches in flight.
 func TestOneBatchPerConversationAtATime(t *testing.T) {
 	st := &overlapStore{Store: newStore(t, embed.NewHash(0)), t: t, active: map[string]bool{}}
-	h := newWriterHarness(t, st, memory.WriterConfig{Workers: 4})
+	h := newWriterHarness(t, st, learn.WriterConfig{Workers: 4})
 	h.run(time.Second)
 	var wg sync.WaitGroup
 	for i := range 60 {
@@ -639,7 +652,7 @@ func (p poisonStore) Add(ctx context.Context, ms ...memory.Memory) error {
 // order, and only the middle one becomes a dead letter.
 func TestATurnThatCannotBeAppliedGoesToTheDeadLettersAlone(t *testing.T) {
 	h := newWriterHarness(t, poisonStore{newStore(t, embed.NewHash(0))},
-		memory.WriterConfig{MaxAttempts: 3, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+		learn.WriterConfig{MaxAttempts: 3, BaseBackoff: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
 	for i, msg := range []string{"I keep bees on my roof.", "My password hint is POISON.", "I sail on weekends."} {
 		if err := h.writer.Enqueue(turn(fmt.Sprint("req_", i), "sarah", "coach", msg)); err != nil {
 			t.Fatal(err)
@@ -690,7 +703,7 @@ func (s hangingStore) Add(ctx context.Context, ms ...memory.Memory) error {
 func TestShutdownCutsABatchInHandAndKeepsIt(t *testing.T) {
 	base := newStore(t, embed.NewHash(0))
 	hang := hangingStore{Store: base, entered: make(chan struct{}, 1)}
-	h := newWriterHarness(t, hang, memory.WriterConfig{MaxAttempts: 2, BaseBackoff: time.Hour})
+	h := newWriterHarness(t, hang, learn.WriterConfig{MaxAttempts: 2, BaseBackoff: time.Hour})
 	if err := h.writer.Enqueue(turn("req_1", "sarah", "", "I keep bees on my roof.")); err != nil {
 		t.Fatal(err)
 	}
@@ -715,8 +728,8 @@ func TestShutdownCutsABatchInHandAndKeepsIt(t *testing.T) {
 	// (MaxAttempts 2). A failing store now: one failure, still pending.
 	flaky := &flakyStore{Store: base}
 	flaky.down.Store(true)
-	w := memory.NewWriter(&memory.Service{Store: flaky, Embedder: embed.NewHash(0), MinChars: 8}, h.outbox,
-		memory.WriterConfig{MaxAttempts: 2, BaseBackoff: time.Hour}, nil)
+	w := learn.NewWriter(&learn.Service{Store: flaky, Embedder: embed.NewHash(0), MinChars: 8}, h.outbox,
+		learn.WriterConfig{MaxAttempts: 2, BaseBackoff: time.Hour}, nil)
 	ctx, cancel = context.WithCancel(context.Background())
 	done = make(chan struct{})
 	go func() { w.Run(ctx, 100*time.Millisecond); close(done) }()

@@ -1,4 +1,4 @@
-package memory
+package learn
 
 import (
 	"encoding/binary"
