@@ -3,6 +3,7 @@ package memory_test
 import (
 	"context"
 	"errors"
+	"regexp"
 
 	"strings"
 	"testing"
@@ -161,4 +162,14 @@ type wrongDims struct{ memory.Store }
 func (w wrongDims) Search(ctx context.Context, r memory.SearchRequest) ([]memory.Hit, error) {
 	r.Vector = r.Vector[:1]
 	return w.Store.Search(ctx, r)
+}
+
+// NewID keeps the form Mem0 clients expect: a version-4 UUID, lower-case,
+// hyphenated.
+func TestNewID(t *testing.T) {
+	form := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	a, b := memory.NewID(), memory.NewID()
+	if !form.MatchString(a) || !form.MatchString(b) || a == b {
+		t.Errorf("NewID() = %q, %q", a, b)
+	}
 }

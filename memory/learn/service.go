@@ -3,13 +3,14 @@ package learn
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/policies"
@@ -360,10 +361,12 @@ func (s *Service) id(w write, parts ...string) string {
 	if w.idSeed == "" {
 		return memory.NewID()
 	}
+	// Not uuid.NewSHA1: ids already stored were made this way (SHA-256,
+	// marked version 5), and a replayed turn must find them again.
 	sum := sha256.Sum256([]byte(w.idSeed + "\x00" + strings.Join(parts, "\x00")))
-	b := sum[:16]
-	b[6] = b[6]&0x0f | 0x50 // version 5: name-based
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	var u uuid.UUID
+	copy(u[:], sum[:16])
+	u[6] = u[6]&0x0f | 0x50 // version 5: name-based
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return u.String()
 }
