@@ -9,12 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/memproxy/memproxy/injector"
+	"github.com/memproxy/memproxy/internal/backoff"
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/policies"
 )
@@ -72,7 +72,11 @@ type Writer struct {
 	svc    *Service
 	outbox *Outbox
 	cfg    WriterConfig
-	log    *slog.Logger
+	// retry spaces the attempts at a turn: BaseBackoff doubling up to
+	// MaxBackoff, jittered so that many sidecars retrying against a
+	// recovering store do not arrive together.
+	retry backoff.Policy
+	log   *slog.Logger
 }
 
 // NewWriter returns a Writer that learns through svc from outbox.
@@ -81,7 +85,10 @@ func NewWriter(svc *Service, outbox *Outbox, cfg WriterConfig, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Writer{svc: svc, outbox: outbox, cfg: cfg, log: log}
+	return &Writer{
+		svc: svc, outbox: outbox, cfg: cfg, log: log,
+		retry: backoff.Policy{Base: cfg.BaseBackoff, Max: cfg.MaxBackoff, Jitter: true},
+	}
 }
 
 // Enqueue puts a turn in the outbox, after the agent's policy has had its
@@ -293,22 +300,11 @@ func (w *Writer) settle(batch []Entry, err error) {
 		}
 		return
 	}
-	retry := time.Now().Add(w.backoff(attempts))
+	retry := time.Now().Add(w.retry.Delay(attempts))
 	w.log.Warn("learning failed; will retry", "turns", len(batch), "first", first, "attempt", attempts, "retry_at", retry, "err", err)
 	if ferr := w.outbox.fail(batch, err, retry, false); ferr != nil {
 		w.log.Error("recording the failed attempt failed", "err", ferr)
 	}
-}
-
-// backoff is the delay before attempt n+1: BaseBackoff doubling with each
-// attempt up to MaxBackoff, with "full jitter" so that many sidecars
-// retrying against a recovering store do not arrive together.
-func (w *Writer) backoff(attempts int) time.Duration {
-	d := w.cfg.MaxBackoff
-	if attempts < 32 {
-		d = min(w.cfg.BaseBackoff<<(attempts-1), w.cfg.MaxBackoff)
-	}
-	return d/2 + rand.N(d/2+1)
 }
 
 // Apply learns from the turns of one conversation, under the learning
