@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/memproxy/memproxy/memory"
@@ -353,37 +354,44 @@ func TestExpiredMemoriesArePurged(t *testing.T) {
 
 // TestSweepRunsUntilCancelled: the sweep purges on its interval and stops
 // when its context ends.
+// TestSweepRunsUntilCancelled runs in a synctest bubble: the sweep's
+// ticker and the expiry run on the bubble's fake clock, and the test
+// checks the store each time the sweep is idle.
 func TestSweepRunsUntilCancelled(t *testing.T) {
-	svc, st := newManaged(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		svc.SweepExpired(ctx, 10*time.Millisecond, nil)
-		close(done)
-	}()
-	ids := addText(t, svc, memory.Scope{UserID: "sarah"}, nil, "Sarah's old address")
-	soon := time.Now().Add(50 * time.Millisecond)
-	if _, err := svc.Update(context.Background(), "req", memory.Change{ID: ids[0], ExpiresAt: &soon}); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		left, err := st.Scan(context.Background(), memory.Filter{}, "", 10)
-		if err != nil {
+	synctest.Test(t, func(t *testing.T) {
+		svc, st := newManaged(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			svc.SweepExpired(ctx, 10*time.Millisecond, nil)
+			close(done)
+		}()
+		ids := addText(t, svc, memory.Scope{UserID: "sarah"}, nil, "Sarah's old address")
+		soon := time.Now().Add(50 * time.Millisecond)
+		if _, err := svc.Update(context.Background(), "req", memory.Change{ID: ids[0], ExpiresAt: &soon}); err != nil {
 			t.Fatal(err)
 		}
-		if len(left) == 0 {
-			break
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			synctest.Wait() // the sweep is idle, waiting for its ticker
+			left, err := st.Scan(context.Background(), memory.Filter{}, "", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the sweep left an expired memory on disk for 5s")
+			}
+			time.Sleep(10 * time.Millisecond) // fake time: the next tick
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the sweep left an expired memory on disk for 5s")
+		cancel()
+		synctest.Wait()
+		select {
+		case <-done:
+		default:
+			t.Fatal("SweepExpired did not return after its context was cancelled")
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("SweepExpired did not return after its context was cancelled")
-	}
+	})
 }
