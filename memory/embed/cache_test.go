@@ -71,11 +71,12 @@ func TestCachedAsksOnceForConcurrentMisses(t *testing.T) {
 			wg.Go(func() { got[i], errs[i] = c.Embed(context.Background(), []string{"I run 5K"}) })
 		}
 		synctest.Wait() // every caller has asked and is blocked
-		if n := inner.calls.Load(); n != 1 {
-			t.Fatalf("%d callers missing one text asked the embedder %d times, want 1", callers, n)
-		}
+		asked := inner.calls.Load()
 		close(inner.release)
 		wg.Wait()
+		if asked != 1 {
+			t.Fatalf("%d callers missing one text asked the embedder %d times, want 1", callers, asked)
+		}
 		want, _ := embed.NewHash(32).Embed(context.Background(), []string{"I run 5K"})
 		for i := range callers {
 			if errs[i] != nil || len(got[i]) != 1 || memory.Cosine(got[i][0], want[0]) < 0.9999 {
