@@ -20,7 +20,9 @@ import (
 	"github.com/memproxy/memproxy/internal/fakeupstream"
 	"github.com/memproxy/memproxy/memapi"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/embed"
 	"github.com/memproxy/memproxy/memory/embedded"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/memory/milvus"
 	"github.com/memproxy/memproxy/proxy"
 )
@@ -112,7 +114,7 @@ type rig struct {
 	store  memory.Store // the real store, for checks
 	up     *fakeupstream.Upstream
 	url    string
-	outbox *memory.Outbox
+	outbox *learn.Outbox
 	policy string
 }
 
@@ -137,13 +139,13 @@ func newRig(t *testing.T, store memory.Store, outboxDir string) *rig {
 		t.Fatal(err)
 	}
 
-	emb := faultEmbedder{memory.NewHashEmbedder(0), r.f}
+	emb := faultEmbedder{embed.NewHash(0), r.f}
 	st := faultStore{store, r.f}
-	svc := &memory.Service{Store: st, Embedder: emb, Policies: pols, MinChars: 8, DupThreshold: 0.95, SimilarTopK: 5}
-	if r.outbox, err = memory.OpenOutbox(outboxDir, 1000); err != nil {
+	svc := &learn.Service{Store: st, Embedder: emb, Policies: pols, MinChars: 8, DupThreshold: 0.95, SimilarTopK: 5}
+	if r.outbox, err = learn.OpenOutbox(outboxDir, 1000); err != nil {
 		t.Fatal(err)
 	}
-	writer := memory.NewWriter(svc, r.outbox, memory.WriterConfig{BaseBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, MaxAttempts: 1000}, log)
+	writer := learn.NewWriter(svc, r.outbox, learn.WriterConfig{BaseBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, MaxAttempts: 1000}, log)
 	wctx, wcancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { writer.Run(wctx, time.Second); close(done) }()
@@ -151,7 +153,7 @@ func newRig(t *testing.T, store memory.Store, outboxDir string) *rig {
 
 	up, _ := url.Parse(upSrv.URL + "/v1")
 	recaller := &memory.Retriever{Store: st, Embedder: emb}
-	api := memapi.New(memapi.Options{Memories: svc, Queue: r.outbox, APIKeys: []string{apiKey}, Policies: pols, Recaller: recaller, Logger: log})
+	api := memapi.New(memapi.Options{Memories: &memory.Service{Store: st, Embedder: emb, Adder: svc}, Queue: r.outbox, APIKeys: []string{apiKey}, Policies: pols, Recaller: recaller, Logger: log})
 	srv := httptest.NewServer(proxy.New(proxy.Options{
 		Upstream: up, Policies: pols, Recaller: recaller,
 		Learner: writer, Queue: r.outbox, API: api,

@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
 	"github.com/memproxy/memproxy/proxy"
 )
@@ -39,8 +40,8 @@ type Memories interface {
 
 // Queue is the learning queue, as operators see it.
 type Queue interface {
-	Stats() memory.OutboxStats
-	DeadLetters() ([]memory.Entry, error)
+	Stats() learn.OutboxStats
+	DeadLetters() ([]learn.Entry, error)
 	Retry(seq uint64) error
 	Discard(seq uint64) error
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 // deadLetter is a dead letter as operators see it: ids and the error,
@@ -37,7 +37,7 @@ func (a *API) outbox(c *gin.Context) error {
 		return fmt.Errorf("reading the dead letters: %w", err)
 	}
 	out := struct {
-		memory.OutboxStats
+		learn.OutboxStats
 		DeadLetters []deadLetter `json:"dead_letters"`
 	}{OutboxStats: a.opts.Queue.Stats(), DeadLetters: []deadLetter{}}
 	for _, e := range dead {
@@ -69,7 +69,7 @@ func (a *API) onDead(c *gin.Context, do func(Queue, uint64) error, done string) 
 	if err != nil {
 		return invalid(errors.New("seq must be the number of a dead letter"))
 	}
-	if err := do(a.opts.Queue, seq); errors.Is(err, memory.ErrNoDeadLetter) {
+	if err := do(a.opts.Queue, seq); errors.Is(err, learn.ErrNoDeadLetter) {
 		return &httpError{http.StatusNotFound, "not_found", "no dead letter " + c.Param("seq")}
 	} else if err != nil {
 		return fmt.Errorf("dead letter %d: %w", seq, err)

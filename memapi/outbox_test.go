@@ -9,10 +9,11 @@ import (
 
 	"github.com/memproxy/memproxy/internal/sidecartest"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 func TestQueueEndpoints(t *testing.T) {
-	ob, err := memory.OpenOutbox(t.TempDir(), 10)
+	ob, err := learn.OpenOutbox(t.TempDir(), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,9 +21,9 @@ func TestQueueEndpoints(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.Queue = ob })
 	// A writer whose store cannot search: every attempt fails, and with
 	// one attempt allowed the turn becomes a dead letter.
-	w := memory.NewWriter(&memory.Service{Store: sidecartest.BrokenStore{Store: h.Store}, Embedder: h.Embedder, MinChars: 8}, ob,
-		memory.WriterConfig{MaxAttempts: 1}, slog.New(slog.DiscardHandler))
-	if err := w.Enqueue(memory.Turn{ID: "req_secret", Identity: memory.Identity{UserID: "sarah"}, UserMessages: []string{"My PIN is 4921, keep it safe."}}); err != nil {
+	w := learn.NewWriter(&learn.Service{Store: sidecartest.BrokenStore{Store: h.Store}, Embedder: h.Embedder, MinChars: 8}, ob,
+		learn.WriterConfig{MaxAttempts: 1}, slog.New(slog.DiscardHandler))
+	if err := w.Enqueue(learn.Turn{ID: "req_secret", Identity: memory.Identity{UserID: "sarah"}, UserMessages: []string{"My PIN is 4921, keep it safe."}}); err != nil {
 		t.Fatal(err)
 	}
 	sidecartest.Drain(w)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/memproxy/memproxy/injector"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -151,30 +152,30 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 		if mode.reads() {
 			body, st.status, st.injected = s.remember(c, st, a, body, id, text, pol)
 		}
-		learn := mode.writes() && pol.Learn.Enabled && s.opts.Learner != nil && id.UserID != "" && len(text.New) > 0
-		if acc, ok := s.opts.Learner.(accepter); learn && ok {
+		learns := mode.writes() && pol.Learn.Enabled && s.opts.Learner != nil && id.UserID != "" && len(text.New) > 0
+		if acc, ok := s.opts.Learner.(accepter); learns && ok {
 			if err := acc.Accepting(); err != nil {
 				st.learning = "failed-open: " + learnReason(err)
 				s.log.WarnContext(c.Request.Context(), "turn will not be learned", "err", err)
-				learn = false
+				learns = false
 			}
 		}
 		switch {
-		case learn:
+		case learns:
 			s.opts.Metrics.learned("on")
 		case st.learning == "off":
 			s.opts.Metrics.learned("off")
 		default:
 			s.opts.Metrics.learned("failed_open")
 		}
-		if learn {
+		if learns {
 			st.learning = "on"
 			st.tee = &turnTee{
 				api: a, learner: s.opts.Learner, log: s.log, pending: &s.handoffs,
 				// The answer is learned from after the request is over: its
 				// log lines keep the request's id, not its cancellation.
 				ctx:  context.WithoutCancel(c.Request.Context()),
-				turn: memory.Turn{ID: turnID(c), Identity: id, UserMessages: text.New},
+				turn: learn.Turn{ID: turnID(c), Identity: id, UserMessages: text.New},
 			}
 			// Counted from now, before any byte reaches the client, so that
 			// WaitHandoffs after the response cannot miss this turn.
@@ -274,9 +275,9 @@ func (s *Server) recall(ctx context.Context, req memory.RecallRequest) (memory.R
 // learnReason names why a turn cannot be queued, for X-Memory-Learning.
 func learnReason(err error) string {
 	switch {
-	case errors.Is(err, memory.ErrQueueFull):
+	case errors.Is(err, learn.ErrQueueFull):
 		return "outbox full"
-	case errors.Is(err, memory.ErrOutboxClosed):
+	case errors.Is(err, learn.ErrOutboxClosed):
 		return "outbox closed"
 	}
 	return "outbox error"

@@ -7,6 +7,7 @@ import (
 
 	"github.com/memproxy/memproxy/injector"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -123,7 +124,7 @@ func Explain(ctx context.Context, src policies.Source, recaller Recaller, req Ex
 		e.Learn.TTL = pol.Learn.TTL.String()
 	}
 	if req.Message != "" {
-		for _, f := range memory.Preview(pol, []string{req.Message}) {
+		for _, f := range learn.Preview(pol, []string{req.Message}) {
 			e.WouldStore = append(e.WouldStore, explainFact{Memory: f.Text, Category: f.Category})
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/memproxy/memproxy/internal/sidecartest"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 // slowStore answers searches after a delay, honouring its context.
@@ -125,4 +126,4 @@ func TestLearningFailureIsInvisible(t *testing.T) {
 
 type fullQueue struct{}
 
-func (fullQueue) Enqueue(memory.Turn) error { return memory.ErrQueueFull }
+func (fullQueue) Enqueue(learn.Turn) error { return learn.ErrQueueFull }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/memproxy/memproxy/internal/sidecartest"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 func TestMain(m *testing.M) {
@@ -44,7 +45,7 @@ func newHarness(t *testing.T, configure ...func(*Options)) *harness {
 		c(&opts)
 	}
 	if opts.Policies != nil {
-		env.Service.Policies = opts.Policies // the writer learns by the same rules
+		env.Learning.Policies = opts.Policies // the writer learns by the same rules
 	}
 	h := &harness{Env: env, server: New(opts)}
 	env.Serve(h.server, h.server.WaitHandoffs)
@@ -66,14 +67,14 @@ func oneInsertion(in, out []byte) (string, bool) {
 }
 
 // fullOutbox returns an outbox of one turn that holds one turn.
-func fullOutbox(t *testing.T) *memory.Outbox {
+func fullOutbox(t *testing.T) *learn.Outbox {
 	t.Helper()
-	ob, err := memory.OpenOutbox(t.TempDir(), 1)
+	ob, err := learn.OpenOutbox(t.TempDir(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ob.Close() })
-	if err := ob.Enqueue(memory.Turn{ID: "x", Identity: memory.Identity{UserID: "u"}, UserMessages: []string{"A fact that fills the queue."}}); err != nil {
+	if err := ob.Enqueue(learn.Turn{ID: "x", Identity: memory.Identity{UserID: "u"}, UserMessages: []string{"A fact that fills the queue."}}); err != nil {
 		t.Fatal(err)
 	}
 	return ob

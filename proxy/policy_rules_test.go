@@ -8,6 +8,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -100,11 +101,11 @@ defaults:
     mode: llm
     instructions: "Remember dietary needs and allergies above all."
 `)))
-	llm, err := memory.NewLLMExtractor(memory.LLMConfig{BaseURL: h.UpSrv.URL + "/v1", Model: "extractor"})
+	llm, err := learn.NewLLMExtractor(learn.LLMConfig{BaseURL: h.UpSrv.URL + "/v1", Model: "extractor"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Service.LLM = llm
+	h.Learning.LLM = llm
 	scriptedExtractor(h)
 	h.Do("POST", "/v1/chat/completions", chatBody("I cannot eat gluten at all."), ids("sarah", ""))
 	h.Memories(memory.UserFilter("sarah"))

@@ -16,6 +16,7 @@ import (
 	"github.com/memproxy/memproxy/injector"
 	"github.com/memproxy/memproxy/internal/piicorpus"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -320,11 +321,11 @@ func TestRedactionKeepsPIIOutOfEverything(t *testing.T) {
 			base.Learn.Mode = mode
 			base.Learn.Roles = []string{"user", "assistant"} // the assistant's echo is mined too
 			h := newHarness(t, withPolicies(policies.Static(base)))
-			llm, err := memory.NewLLMExtractor(memory.LLMConfig{BaseURL: h.UpSrv.URL + "/v1", Model: "extractor"})
+			llm, err := learn.NewLLMExtractor(learn.LLMConfig{BaseURL: h.UpSrv.URL + "/v1", Model: "extractor"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			h.Service.LLM = llm
+			h.Learning.LLM = llm
 			scriptedExtractor(h)
 			for i, c := range piicorpus.Cases {
 				user := fmt.Sprintf("user-%d", i%3)

@@ -22,6 +22,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -32,12 +33,12 @@ type Recaller interface {
 
 // A Learner takes completed turns to learn from, without blocking.
 type Learner interface {
-	Enqueue(t memory.Turn) error
+	Enqueue(t learn.Turn) error
 }
 
 // Queue is the learning queue, as /readyz reports it.
 type Queue interface {
-	Stats() memory.OutboxStats
+	Stats() learn.OutboxStats
 }
 
 // An API is a set of routes the sidecar serves itself beside the chat

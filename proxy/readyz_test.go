@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 type readiness func(ctx context.Context) error
@@ -69,7 +69,7 @@ func TestReadyzReportsTheOutbox(t *testing.T) {
 	full := fullOutbox(t)
 	h2 := newHarness(t, func(o *Options) {
 		o.Queue = full
-		o.Learner = memory.NewWriter(&memory.Service{}, full, memory.WriterConfig{}, nil)
+		o.Learner = learn.NewWriter(&learn.Service{}, full, learn.WriterConfig{}, nil)
 	})
 	resp, body = h2.Do("GET", "/readyz?strict=1", "", nil)
 	if resp.StatusCode != 503 || !strings.Contains(body, `"accepting":"outbox full"`) || !strings.Contains(body, `"pending":1`) {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/injector"
-	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 // maxCapture bounds the copy of an answer kept to learn from. Past it the
@@ -31,7 +31,7 @@ type turnTee struct {
 	learner Learner
 	log     *slog.Logger
 	ctx     context.Context // the request's values, for the log
-	turn    memory.Turn
+	turn    learn.Turn
 	pending *counter // the Server's handoffs, counting this turn
 
 	body   io.ReadCloser

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 func TestClientKeys(t *testing.T) {
@@ -161,7 +162,7 @@ func TestLearningHeader(t *testing.T) {
 	// learning, and the chat call is unaffected.
 	full := fullOutbox(t)
 	h2 := newHarness(t, func(o *Options) {
-		o.Learner = memory.NewWriter(&memory.Service{Store: nil}, full, memory.WriterConfig{}, nil)
+		o.Learner = learn.NewWriter(&learn.Service{Store: nil}, full, learn.WriterConfig{}, nil)
 	})
 	resp, got := h2.Do("POST", "/v1/chat/completions", chatBody("I run 5K every Sunday."), ids("sarah", ""))
 	if resp.StatusCode != 200 || !strings.Contains(got, "You said") || resp.Header.Get(HeaderLearning) != "failed-open: outbox full" {

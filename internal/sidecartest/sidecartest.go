@@ -18,7 +18,9 @@ import (
 
 	"github.com/memproxy/memproxy/internal/fakeupstream"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/embed"
 	"github.com/memproxy/memproxy/memory/embedded"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 // Key is the memory API key of the sidecars under test.
@@ -38,10 +40,11 @@ type Env struct {
 	Upstream  *url.URL // UpSrv's base URL, as an OpenAI SDK would use it
 	Store     memory.Store
 	Embedder  memory.Embedder
-	Service   *memory.Service
-	Outbox    *memory.Outbox
+	Service   *memory.Service // the memory API's
+	Learning  *learn.Service  // the writer's, and Service's adds
+	Outbox    *learn.Outbox
 	OutboxDir string
-	Writer    *memory.Writer
+	Writer    *learn.Writer
 	// Srv serves the sidecar (see Serve).
 	Srv *httptest.Server
 
@@ -53,7 +56,7 @@ type Env struct {
 // test ends.
 func New(t *testing.T) *Env {
 	t.Helper()
-	e := &Env{T: t, Up: fakeupstream.New(), Embedder: memory.NewHashEmbedder(0)}
+	e := &Env{T: t, Up: fakeupstream.New(), Embedder: embed.NewHash(0)}
 	e.UpSrv = httptest.NewServer(e.Up)
 	t.Cleanup(e.UpSrv.Close)
 	e.Upstream, _ = url.Parse(e.UpSrv.URL + "/v1")
@@ -63,12 +66,13 @@ func New(t *testing.T) *Env {
 	}
 	t.Cleanup(func() { st.Close() })
 	e.Store = st
-	e.Service = &memory.Service{Store: st, Embedder: e.Embedder, MinChars: 8}
+	e.Learning = &learn.Service{Store: st, Embedder: e.Embedder, MinChars: 8}
+	e.Service = &memory.Service{Store: st, Embedder: e.Embedder, Adder: e.Learning}
 	e.OutboxDir = t.TempDir()
-	if e.Outbox, err = memory.OpenOutbox(e.OutboxDir, 100); err != nil {
+	if e.Outbox, err = learn.OpenOutbox(e.OutboxDir, 100); err != nil {
 		t.Fatal(err)
 	}
-	e.Writer = memory.NewWriter(e.Service, e.Outbox, memory.WriterConfig{}, slog.New(slog.DiscardHandler))
+	e.Writer = learn.NewWriter(e.Learning, e.Outbox, learn.WriterConfig{}, slog.New(slog.DiscardHandler))
 	e.startWriter()
 	t.Cleanup(func() { e.stopWriter(); e.Outbox.Close() })
 	return e
@@ -111,7 +115,7 @@ func (e *Env) Settle() {
 
 // Drain runs w until every turn due in its outbox has been applied or
 // parked as a dead letter.
-func Drain(w *memory.Writer) {
+func Drain(w *learn.Writer) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // a stopped writer applies what is due, then returns
 	w.Run(ctx, drainTimeout)

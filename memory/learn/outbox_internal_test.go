@@ -1,10 +1,14 @@
-package memory
+package learn
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/memproxy/memproxy/memory"
 )
 
 // TestOutboxStateSurvivesADiskError makes ack and fail meet a disk error
@@ -17,7 +21,7 @@ func TestOutboxStateSurvivesADiskError(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			turn := Turn{ID: "req_1", Identity: Identity{UserID: "sarah"}, UserMessages: []string{"I keep bees."}, Time: time.Now()}
+			turn := Turn{ID: "req_1", Identity: memory.Identity{UserID: "sarah"}, UserMessages: []string{"I keep bees."}, Time: time.Now()}
 			if err := o.Enqueue(turn); err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +61,7 @@ func TestOutboxLimitHoldsUnderConcurrentEnqueues(t *testing.T) {
 	taken, full := 0, 0
 	for i := range 100 {
 		wg.Go(func() {
-			err := o.Enqueue(Turn{ID: string(rune('a' + i%26)), Identity: Identity{UserID: "u"}, Time: time.Now()})
+			err := o.Enqueue(Turn{ID: string(rune('a' + i%26)), Identity: memory.Identity{UserID: "u"}, Time: time.Now()})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -73,5 +77,38 @@ func TestOutboxLimitHoldsUnderConcurrentEnqueues(t *testing.T) {
 	wg.Wait()
 	if taken != 10 || full != 90 || o.Stats().Pending != 10 {
 		t.Errorf("100 concurrent enqueues into an outbox of 10: %d taken, %d refused, %d pending", taken, full, o.Stats().Pending)
+	}
+}
+
+// TestOutboxFormat checks that an entry is stored with explicit names and
+// its format, read back as it was, and that a format from a newer sidecar
+// is refused rather than guessed at.
+func TestOutboxFormat(t *testing.T) {
+	at := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+	e := Entry{
+		Seq: 7, Attempts: 2, NextTry: at.Add(time.Minute), LastError: "boom", Queued: at,
+		Turn: Turn{ID: "req_1", Identity: memory.Identity{UserID: "u", AgentID: "a", RunID: "r"},
+			UserMessages: []string{"one", "two"}, Assistant: "reply", Time: at},
+	}
+	v, err := encodeEntry(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{`"v":1`, `"user_id":"u"`, `"agent_id":"a"`, `"run_id":"r"`, `"user_messages":["one","two"]`, `"assistant":"reply"`} {
+		if !strings.Contains(string(v), name) {
+			t.Errorf("stored entry %s lacks %s", v, name)
+		}
+	}
+	got, err := decodeEntry(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Seq != e.Seq || got.Attempts != e.Attempts || !got.NextTry.Equal(e.NextTry) || got.LastError != e.LastError ||
+		!got.Queued.Equal(e.Queued) || got.Turn.ID != e.Turn.ID || got.Turn.Identity != e.Turn.Identity ||
+		!slices.Equal(got.Turn.UserMessages, e.Turn.UserMessages) || got.Turn.Assistant != e.Turn.Assistant || !got.Turn.Time.Equal(e.Turn.Time) {
+		t.Errorf("read back %+v, want %+v", got, e)
+	}
+	if _, err := decodeEntry([]byte(`{"v":2,"seq":1,"turn":{}}`)); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("a format-2 entry: %v, want an error saying it is newer", err)
 	}
 }

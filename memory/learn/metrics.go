@@ -1,9 +1,11 @@
-package memory
+package learn
 
 import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/memproxy/memproxy/memory"
 )
 
 // Metrics are the writer's Prometheus metrics. A nil *Metrics records
@@ -32,7 +34,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) applied(turns int, events []Event, d time.Duration) {
+func (m *Metrics) applied(turns int, events []memory.Event, d time.Duration) {
 	if m == nil {
 		return
 	}

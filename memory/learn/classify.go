@@ -1,6 +1,10 @@
-package memory
+package learn
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/memproxy/memproxy/memory/internal/words"
+)
 
 // categoryWords are the words that sort a raw fact into a category (one of
 // policies.Categories), compared after the tokenizer's stemming. The llm
@@ -34,18 +38,18 @@ var categoryOrder = []string{"health", "family", "sports", "food", "professional
 
 // Classify sorts a fact into a category by its words; "misc" when none fits.
 func Classify(text string) string {
-	words := map[string]bool{}
-	for _, w := range tokenize(text) {
-		words[w] = true
+	seen := map[string]bool{}
+	for _, w := range words.Tokenize(text) {
+		seen[w] = true
 	}
 	for _, w := range strings.Fields(strings.ToLower(text)) { // unstemmed too: "5k", "pr"
-		words[strings.Trim(w, ".,!?;:'\"()")] = true
+		seen[strings.Trim(w, ".,!?;:'\"()")] = true
 	}
 	best, bestN := "misc", 0
 	for _, cat := range categoryOrder {
 		n := 0
 		for _, w := range categoryWords[cat] {
-			if words[w] || words[stem(w)] {
+			if seen[w] || seen[words.Stem(w)] {
 				n++
 			}
 		}

@@ -1,4 +1,4 @@
-package memory
+package learn
 
 import (
 	"context"
@@ -9,129 +9,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 
 	openai "github.com/sashabaranov/go-openai"
 
-	"github.com/memproxy/memproxy/injector"
+	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/internal/openaiclient"
 	"github.com/memproxy/memproxy/policies"
 )
-
-// Subject says whom a conversation's facts are about.
-type Subject int
-
-const (
-	// AboutUser: facts about the user, from the user's own messages only;
-	// nothing the assistant said becomes a fact about the user.
-	AboutUser Subject = iota
-	// AboutAgent: the agent's own memories (a persona), from every message.
-	AboutAgent
-)
-
-// A FactRequest says which facts an Extractor should find.
-type FactRequest struct {
-	About Subject
-	// Roles are the roles whose messages facts come from when About is
-	// AboutUser (default: user); other messages are context.
-	Roles []string
-	// MinChars is the shortest fact worth keeping.
-	MinChars int
-	// Instructions are added to a model's extraction prompt.
-	Instructions string
-}
-
-func (r FactRequest) counts(role string) bool {
-	if r.About == AboutAgent {
-		return role != "system"
-	}
-	if len(r.Roles) == 0 {
-		return role == "user"
-	}
-	return slices.Contains(r.Roles, role)
-}
-
-// A Fact is a fact worth remembering, with its category (one of
-// policies.Categories).
-type Fact struct {
-	Text     string
-	Category string
-}
-
-// An Extractor finds the facts worth remembering in a conversation.
-type Extractor interface {
-	Facts(ctx context.Context, conv []Message, req FactRequest) ([]Fact, error)
-}
-
-// A Decision is what to do with one new fact, given the similar memories
-// already stored.
-type Decision struct {
-	Event string // EventAdd, EventUpdate, EventDelete or EventNone
-	// Existing is the index, in the list given to Decide, of the memory an
-	// update, delete or none refers to; -1 for an add.
-	Existing int
-	Text     string // the text to store (add, update)
-}
-
-// A Decider chooses, for new facts, among adding them, updating or deleting
-// existing memories, or doing nothing.
-type Decider interface {
-	Decide(ctx context.Context, facts []string, existing []Memory) ([]Decision, error)
-}
-
-// RawExtractor keeps the statements of the messages as they are (see
-// RawFact), dropping greetings, questions and requests, and sorts them
-// into categories by their words. About the agent, it keeps first-person
-// singular statements only ("I ...", "My ...") that do not speak of the
-// user ("you", "your"): what the agent says about itself. A persona is
-// read by every user of the agent, so "we" statements, which tell of
-// this user's conversation, are left out too.
-type RawExtractor struct{}
-
-// Facts returns one fact per message that has statements in it.
-func (RawExtractor) Facts(_ context.Context, conv []Message, req FactRequest) ([]Fact, error) {
-	var facts []Fact
-	for _, m := range conv {
-		if !req.counts(m.Role) {
-			continue
-		}
-		text := m.Content
-		if req.About == AboutAgent {
-			var mine []string
-			for _, s := range sentences(text) {
-				if firstPerson(s) && !secondPerson(s) && !injector.Suspicious(s) {
-					mine = append(mine, s)
-				}
-			}
-			text = strings.Join(mine, " ")
-		}
-		if f := RawFact(text, req.MinChars); f != "" {
-			facts = append(facts, Fact{Text: f, Category: Classify(f)})
-		}
-	}
-	return facts, nil
-}
-
-func firstPerson(s string) bool {
-	first, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(s)), " ")
-	switch strings.Trim(first, ",.!") {
-	case "i", "i'm", "im", "i've", "i'll", "i'd", "my":
-		return true
-	}
-	return false
-}
-
-// secondPerson reports whether a sentence speaks to or of its listener.
-func secondPerson(s string) bool {
-	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !unicode.IsLetter(r) && r != '\''
-	}) {
-		switch strings.Trim(w, "'") {
-		case "you", "your", "yours", "yourself", "yourselves", "you're", "you've", "you'll", "you'd", "u", "ur", "y'all":
-			return true
-		}
-	}
-	return false
-}
 
 // LLMConfig configures extraction by a model.
 type LLMConfig struct {
@@ -153,7 +37,7 @@ func NewLLMExtractor(cfg LLMConfig) (*LLMExtractor, error) {
 	if cfg.Model == "" {
 		return nil, errors.New("llm extractor: no model configured")
 	}
-	return &LLMExtractor{client: newOpenAIClient(cfg.BaseURL, cfg.APIKey, cfg.HTTPClient), cfg: cfg}, nil
+	return &LLMExtractor{client: openaiclient.New(cfg.BaseURL, cfg.APIKey, cfg.HTTPClient), cfg: cfg}, nil
 }
 
 // ErrModelOutput is wrapped by errors about a model's answer that cannot
@@ -176,7 +60,7 @@ const userSubject = `Facts are about the USER and come only from the messages of
 const agentSubject = `Facts are about the AGENT itself (its persona: who it is, how it speaks, what it can do), from every message. The persona is shared by every user of the agent: never return anything about the user or this conversation (names, plans, health, what the user said or did, "we" statements), only what would be true of the agent with any user.`
 
 // Facts asks the model for the facts of conv.
-func (l *LLMExtractor) Facts(ctx context.Context, conv []Message, req FactRequest) ([]Fact, error) {
+func (l *LLMExtractor) Facts(ctx context.Context, conv []memory.Message, req FactRequest) ([]Fact, error) {
 	roles := req.Roles
 	if len(roles) == 0 {
 		roles = []string{"user"}
@@ -239,7 +123,7 @@ Existing memories have small integer ids; use only those ids. Return a JSON obje
 // Decide asks the model what to do with facts, given the existing similar
 // memories. The model sees memories under integer handles, never their
 // ids, so that it cannot invent or mangle an id.
-func (l *LLMExtractor) Decide(ctx context.Context, facts []string, existing []Memory) ([]Decision, error) {
+func (l *LLMExtractor) Decide(ctx context.Context, facts []string, existing []memory.Memory) ([]Decision, error) {
 	type handle struct {
 		ID   string `json:"id"`
 		Text string `json:"text"`
@@ -264,17 +148,17 @@ func (l *LLMExtractor) Decide(ctx context.Context, facts []string, existing []Me
 		ev := strings.ToUpper(strings.TrimSpace(d.Event))
 		dec := Decision{Event: ev, Existing: -1, Text: strings.TrimSpace(d.Text)}
 		switch ev {
-		case EventAdd:
+		case memory.EventAdd:
 			if dec.Text == "" {
 				return nil, fmt.Errorf("%w: ADD without text", ErrModelOutput)
 			}
-		case EventUpdate, EventDelete, EventNone:
+		case memory.EventUpdate, memory.EventDelete, memory.EventNone:
 			i, err := handleIndex(d.ID, len(existing))
 			if err != nil {
 				return nil, fmt.Errorf("%w: %s %v", ErrModelOutput, ev, err)
 			}
 			dec.Existing = i
-			if ev == EventUpdate && dec.Text == "" {
+			if ev == memory.EventUpdate && dec.Text == "" {
 				return nil, fmt.Errorf("%w: UPDATE without text", ErrModelOutput)
 			}
 		default:

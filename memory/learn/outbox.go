@@ -1,8 +1,7 @@
-package memory
+package learn
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -28,7 +27,9 @@ var (
 // ErrOutboxClosed is returned by Enqueue after Close.
 var ErrOutboxClosed = errors.New("outbox is closed")
 
-// An Entry is a turn in the outbox with its delivery state.
+// An Entry is a turn in the outbox with its delivery state. Its json tags
+// are how operators see it (the queue endpoints); on disk it is stored in
+// the versioned form of outboxformat.go.
 type Entry struct {
 	Seq       uint64    `json:"seq"`
 	Turn      Turn      `json:"turn"`
@@ -94,8 +95,8 @@ func OpenOutbox(dir string, limit int) (*Outbox, error) {
 		}
 		o.dead = d.Stats().KeyN
 		return p.ForEach(func(k, v []byte) error {
-			var e Entry
-			if err := json.Unmarshal(v, &e); err != nil {
+			e, err := decodeEntry(v)
+			if err != nil {
 				return fmt.Errorf("decoding queued turn %x: %w", k, err)
 			}
 			o.pending = append(o.pending, &pending{seq: e.Seq, conv: keyOf(e.Turn), turnTime: e.Turn.Time, nextTry: e.NextTry})
@@ -145,7 +146,7 @@ func (o *Outbox) Enqueue(t Turn) error {
 			return err
 		}
 		e.Seq = seq
-		v, err := json.Marshal(e)
+		v, err := encodeEntry(e)
 		if err != nil {
 			return err
 		}
@@ -275,8 +276,8 @@ func (o *Outbox) claim(now time.Time, debounce time.Duration, max int) ([][]Entr
 		for _, k := range order {
 			var batch []Entry
 			for _, p := range groups[k] {
-				var e Entry
-				if err := json.Unmarshal(b.Get(seqKey(p.seq)), &e); err != nil {
+				e, err := decodeEntry(b.Get(seqKey(p.seq)))
+				if err != nil {
 					return fmt.Errorf("decoding queued turn %d: %w", p.seq, err)
 				}
 				batch = append(batch, e)
@@ -349,7 +350,7 @@ func (o *Outbox) fail(batch []Entry, cause error, retry time.Time, dead bool) er
 			e.Attempts++
 			e.LastError = cause.Error()
 			e.NextTry = retry
-			v, err := json.Marshal(e)
+			v, err := encodeEntry(e)
 			if err != nil {
 				return err
 			}
@@ -432,9 +433,9 @@ func (o *Outbox) DeadLetters() ([]Entry, error) {
 	var out []Entry
 	err := o.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketDead).ForEach(func(_, v []byte) error {
-			var e Entry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return err
+			e, err := decodeEntry(v)
+			if err != nil {
+				return fmt.Errorf("decoding dead letter: %w", err)
 			}
 			out = append(out, e)
 			return nil
@@ -458,11 +459,12 @@ func (o *Outbox) Retry(seq uint64) error {
 		if v == nil {
 			return ErrNoDeadLetter
 		}
-		if err := json.Unmarshal(v, &e); err != nil {
+		var err error
+		if e, err = decodeEntry(v); err != nil {
 			return err
 		}
 		e.Attempts, e.NextTry = 0, time.Time{}
-		nv, err := json.Marshal(e)
+		nv, err := encodeEntry(e)
 		if err != nil {
 			return err
 		}

@@ -1,20 +1,21 @@
-package memory
+// Package learn owns how memproxy learns: the durable outbox of completed
+// turns, the writer that drains it, extraction of facts (raw heuristics or
+// a model), their categories, and the write path that reconciles facts
+// with what is stored. It knows nothing about HTTP.
+package learn
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"runtime/debug"
-	"slices"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/memproxy/memproxy/injector"
+	"github.com/memproxy/memproxy/internal/backoff"
+	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -23,7 +24,7 @@ import (
 // recalled-memory block already removed.
 type Turn struct {
 	ID           string // the request id; a turn is applied once per id
-	Identity     Identity
+	Identity     memory.Identity
 	UserMessages []string
 	Assistant    string
 	Time         time.Time
@@ -71,7 +72,11 @@ type Writer struct {
 	svc    *Service
 	outbox *Outbox
 	cfg    WriterConfig
-	log    *slog.Logger
+	// retry spaces the attempts at a turn: BaseBackoff doubling up to
+	// MaxBackoff, jittered so that many sidecars retrying against a
+	// recovering store do not arrive together.
+	retry backoff.Policy
+	log   *slog.Logger
 }
 
 // NewWriter returns a Writer that learns through svc from outbox.
@@ -80,7 +85,10 @@ func NewWriter(svc *Service, outbox *Outbox, cfg WriterConfig, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Writer{svc: svc, outbox: outbox, cfg: cfg, log: log}
+	return &Writer{
+		svc: svc, outbox: outbox, cfg: cfg, log: log,
+		retry: backoff.Policy{Base: cfg.BaseBackoff, Max: cfg.MaxBackoff, Jitter: true},
+	}
 }
 
 // Enqueue puts a turn in the outbox, after the agent's policy has had its
@@ -292,22 +300,11 @@ func (w *Writer) settle(batch []Entry, err error) {
 		}
 		return
 	}
-	retry := time.Now().Add(w.backoff(attempts))
+	retry := time.Now().Add(w.retry.Delay(attempts))
 	w.log.Warn("learning failed; will retry", "turns", len(batch), "first", first, "attempt", attempts, "retry_at", retry, "err", err)
 	if ferr := w.outbox.fail(batch, err, retry, false); ferr != nil {
 		w.log.Error("recording the failed attempt failed", "err", ferr)
 	}
-}
-
-// backoff is the delay before attempt n+1: BaseBackoff doubling with each
-// attempt up to MaxBackoff, with "full jitter" so that many sidecars
-// retrying against a recovering store do not arrive together.
-func (w *Writer) backoff(attempts int) time.Duration {
-	d := w.cfg.MaxBackoff
-	if attempts < 32 {
-		d = min(w.cfg.BaseBackoff<<(attempts-1), w.cfg.MaxBackoff)
-	}
-	return d/2 + rand.N(d/2+1)
 }
 
 // Apply learns from the turns of one conversation, under the learning
@@ -317,7 +314,7 @@ func (w *Writer) backoff(attempts int) time.Duration {
 // the policy lets the agent's replies shape its persona, their first-person
 // statements go to the persona. Applying the same turns again changes
 // nothing.
-func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]Event, error) {
+func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]memory.Event, error) {
 	if len(turns) == 0 {
 		return nil, nil
 	}
@@ -326,17 +323,17 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]Event, error) {
 	if !pol.Learn.Enabled {
 		return nil, nil
 	}
-	var conv []Message
+	var conv []memory.Message
 	for _, t := range turns {
 		for _, m := range t.UserMessages {
-			conv = append(conv, Message{Role: "user", Content: m})
+			conv = append(conv, memory.Message{Role: "user", Content: m})
 		}
 		if t.Assistant != "" {
-			conv = append(conv, Message{Role: "assistant", Content: t.Assistant})
+			conv = append(conv, memory.Message{Role: "assistant", Content: t.Assistant})
 		}
 	}
 	extractor, decider := w.svc.extraction(pol.Learn)
-	var events []Event
+	var events []memory.Event
 	if id.UserID != "" {
 		facts, err := extractor.Facts(ctx, conv, w.svc.factRequest(pol.Learn, AboutUser))
 		if err != nil {
@@ -345,10 +342,10 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]Event, error) {
 		if facts = keep(pol.Learn, notInstructions(facts)); len(facts) > 0 {
 			meta := map[string]any{"source": "chat", "request_id": turns[len(turns)-1].ID}
 			if id.AgentID != "" {
-				meta[FieldAgentID] = id.AgentID
+				meta[memory.FieldAgentID] = id.AgentID
 			}
 			wr := write{
-				scope: Scope{UserID: id.UserID, RunID: id.RunID}, facts: facts, known: UserFilter(id.UserID),
+				scope: memory.Scope{UserID: id.UserID, RunID: id.RunID}, facts: facts, known: memory.UserFilter(id.UserID),
 				metadata: meta, requestID: turns[len(turns)-1].ID, idSeed: "turn:" + turns[0].ID, decider: decider,
 			}
 			if pol.Learn.TTL > 0 {
@@ -364,7 +361,7 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]Event, error) {
 	// Without a user there is no scope to learn facts into; a persona is
 	// written from chat only when the policy says so, from the replies.
 	if pol.Learn.PersonaFromReplies && id.AgentID != "" {
-		var replies []Message
+		var replies []memory.Message
 		for _, m := range conv {
 			if m.Role == "assistant" {
 				replies = append(replies, m)
@@ -378,7 +375,7 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]Event, error) {
 		// an instruction stays out of it, as it does of a user's memories.
 		if facts = notInstructions(facts); len(facts) > 0 {
 			ev, err := w.svc.reconcile(ctx, write{
-				scope: Scope{AgentID: id.AgentID}, facts: facts, known: PersonaFilter(id.AgentID),
+				scope: memory.Scope{AgentID: id.AgentID}, facts: facts, known: memory.PersonaFilter(id.AgentID),
 				metadata:  map[string]any{"source": "reply", "request_id": turns[len(turns)-1].ID},
 				requestID: turns[len(turns)-1].ID, idSeed: "persona:" + turns[0].ID, decider: decider,
 			})
@@ -391,137 +388,6 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]Event, error) {
 	return events, nil
 }
 
-// MaxRawFact is the longest fact, in characters, that raw extraction
-// keeps from one message. A pasted document is not a fact about the user;
-// stored whole, it would crowd every later prompt it is recalled into.
-const MaxRawFact = 2000
-
-// RawFact returns the part of a user message worth remembering as is: its
-// statements, without questions, greetings and acknowledgements, up to
-// MaxRawFact characters (whole sentences where they fit). It returns ""
-// when nothing is left or the rest is shorter than minChars.
-func RawFact(msg string, minChars int) string {
-	var b strings.Builder
-	n := 0
-	for _, s := range sentences(msg) {
-		if isLowSignal(s) {
-			continue
-		}
-		sn := utf8.RuneCountInString(s)
-		if n > 0 {
-			sn++ // the space before it
-		}
-		if n+sn > MaxRawFact {
-			if n == 0 { // one long sentence: cut at a word
-				s = truncateWords(s, MaxRawFact)
-				b.WriteString(s)
-				n = utf8.RuneCountInString(s)
-			}
-			break
-		}
-		if n > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(s)
-		n += sn
-	}
-	if n < minChars {
-		return ""
-	}
-	return b.String()
-}
-
-// truncateWords cuts s to at most max characters, at a space if there is
-// one in the second half.
-func truncateWords(s string, max int) string {
-	rs := []rune(s)
-	if len(rs) <= max {
-		return s
-	}
-	cut := max
-	for i := max; i > max/2; i-- {
-		if unicode.IsSpace(rs[i]) {
-			cut = i
-			break
-		}
-	}
-	return strings.TrimSpace(string(rs[:cut]))
-}
-
-// sentences splits text after '.', '!' and '?' and at line breaks.
-func sentences(text string) []string {
-	var out []string
-	start := 0
-	rs := []rune(text)
-	flush := func(end int) {
-		if s := strings.TrimSpace(string(rs[start:end])); s != "" {
-			out = append(out, s)
-		}
-		start = end
-	}
-	for i, r := range rs {
-		switch r {
-		case '\n':
-			flush(i + 1)
-		case '.', '!', '?':
-			if i+1 == len(rs) || unicode.IsSpace(rs[i+1]) {
-				flush(i + 1)
-			}
-		}
-	}
-	flush(len(rs))
-	return out
-}
-
-var lowSignal = map[string]bool{}
-
-func init() {
-	for _, s := range []string{
-		"thanks", "thank you", "thx", "ty", "ok", "okay", "k", "cool", "great", "nice", "sure", "yes",
-		"no", "yep", "nope", "lol", "haha", "bye", "goodbye", "good morning", "good night",
-		"good evening", "got it", "sounds good", "awesome", "perfect", "hmm", "continue", "go on",
-		"please", "thanks a lot", "thank you so much", "cheers",
-	} {
-		lowSignal[s] = true
-	}
-}
-
-var greetings = map[string]bool{"hi": true, "hello": true, "hey": true, "yo": true, "hiya": true, "howdy": true}
-
-// requestVerbs open sentences that ask the assistant for something:
-// "Tell me a joke", "Write a plan". They say what the user wants now,
-// not something lasting about them.
-var requestVerbs = map[string]bool{}
-
-func init() {
-	for _, w := range strings.Fields(`tell give show explain write help list suggest recommend make create
-		generate describe summarize summarise translate find stream answer repeat say send draft
-		calculate compute continue please let's lets rewrite fix check compare`) {
-		requestVerbs[w] = true
-	}
-}
-
-// isLowSignal reports whether a sentence is a greeting, an
-// acknowledgement, a question or a request to the assistant: things that
-// say nothing lasting about the user. Raw extraction keeps statements
-// only; the llm mode can find facts in the rest.
-func isLowSignal(s string) bool {
-	if strings.HasSuffix(strings.TrimSpace(s), "?") {
-		return true
-	}
-	norm := strings.ToLower(strings.TrimFunc(s, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) }))
-	words := strings.Fields(norm)
-	if len(words) == 0 || lowSignal[strings.Join(words, " ")] {
-		return true
-	}
-	first := strings.Trim(words[0], ",!.")
-	if requestVerbs[first] || slices.Contains(words, "please") {
-		return true
-	}
-	// "Hi", "hello there", "hey coach": a greeting and a word or two.
-	return greetings[first] && len(words) <= 3
-}
-
 // Preview returns the facts learning would take from messages under pol,
 // going through the writer's own steps (skip patterns, redaction, raw
 // extraction, categories) without a store or a model. In llm mode the
@@ -530,10 +396,10 @@ func Preview(pol policies.Policy, messages []string) []Fact {
 	if !pol.Learn.Enabled {
 		return nil
 	}
-	var conv []Message
+	var conv []memory.Message
 	for _, m := range messages {
 		if !skipped(pol.Learn, m) {
-			conv = append(conv, Message{Role: "user", Content: pol.Redact.Redact(m)})
+			conv = append(conv, memory.Message{Role: "user", Content: pol.Redact.Redact(m)})
 		}
 	}
 	minChars := pol.Learn.MinChars
