@@ -18,8 +18,11 @@ import (
 
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/internal/fakeupstream"
+	"github.com/memproxy/memproxy/memapi"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/embed"
 	"github.com/memproxy/memproxy/memory/embedded"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/memory/milvus"
 	"github.com/memproxy/memproxy/proxy"
 )
@@ -111,7 +114,7 @@ type rig struct {
 	store  memory.Store // the real store, for checks
 	up     *fakeupstream.Upstream
 	url    string
-	outbox *memory.Outbox
+	outbox *learn.Outbox
 	policy string
 }
 
@@ -136,22 +139,24 @@ func newRig(t *testing.T, store memory.Store, outboxDir string) *rig {
 		t.Fatal(err)
 	}
 
-	emb := faultEmbedder{memory.NewHashEmbedder(0), r.f}
+	emb := faultEmbedder{embed.NewHash(0), r.f}
 	st := faultStore{store, r.f}
-	svc := &memory.Service{Store: st, Embedder: emb, Policies: pols, MinChars: 8, DupThreshold: 0.95, SimilarTopK: 5}
-	if r.outbox, err = memory.OpenOutbox(outboxDir, 1000); err != nil {
+	svc := &learn.Service{Store: st, Embedder: emb, Policies: pols, MinChars: 8, DupThreshold: 0.95, SimilarTopK: 5}
+	if r.outbox, err = learn.OpenOutbox(outboxDir, 1000); err != nil {
 		t.Fatal(err)
 	}
-	writer := memory.NewWriter(svc, r.outbox, memory.WriterConfig{BaseBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, MaxAttempts: 1000}, log)
+	writer := learn.NewWriter(svc, r.outbox, learn.WriterConfig{BaseBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, MaxAttempts: 1000}, log)
 	wctx, wcancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { writer.Run(wctx, time.Second); close(done) }()
 	t.Cleanup(func() { wcancel(); <-done; r.outbox.Close() })
 
 	up, _ := url.Parse(upSrv.URL + "/v1")
+	recaller := &memory.Retriever{Store: st, Embedder: emb}
+	api := memapi.New(memapi.Options{Memories: &memory.Service{Store: st, Embedder: emb, Adder: svc}, Queue: r.outbox, APIKeys: []string{apiKey}, Policies: pols, Recaller: recaller, Logger: log})
 	srv := httptest.NewServer(proxy.New(proxy.Options{
-		Upstream: up, Policies: pols, Recaller: &memory.Retriever{Store: st, Embedder: emb},
-		Learner: writer, Memories: svc, Queue: r.outbox, APIKeys: []string{apiKey},
+		Upstream: up, Policies: pols, Recaller: recaller,
+		Learner: writer, Queue: r.outbox, API: api,
 		RecallTimeout: 100 * time.Millisecond, Logger: log,
 	}))
 	t.Cleanup(srv.Close)

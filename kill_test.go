@@ -19,6 +19,7 @@ import (
 	"github.com/memproxy/memproxy/internal/fakeupstream"
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/embedded"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 // process is the memproxy binary running as a child process.
@@ -84,7 +85,7 @@ func startProcess(t *testing.T, bin string, env map[string]string) *process {
 	}
 }
 
-func (p *process) outbox() memory.OutboxStats {
+func (p *process) outbox() learn.OutboxStats {
 	p.t.Helper()
 	req, _ := http.NewRequest("GET", p.url+"/memproxy/outbox", nil)
 	req.Header.Set("Authorization", "Token "+apiKey)
@@ -93,7 +94,7 @@ func (p *process) outbox() memory.OutboxStats {
 		p.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var st memory.OutboxStats
+	var st learn.OutboxStats
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		p.t.Fatal(err)
 	}

@@ -27,8 +27,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/memproxy/memproxy/config"
+	"github.com/memproxy/memproxy/internal/requestid"
+	"github.com/memproxy/memproxy/memapi"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/embed"
 	"github.com/memproxy/memproxy/memory/embedded"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/memory/milvus"
 	"github.com/memproxy/memproxy/policies"
 	"github.com/memproxy/memproxy/proxy"
@@ -83,27 +87,28 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	if err != nil {
 		return err
 	}
-	llm, err := memory.NewLLMExtractor(memory.LLMConfig{
+	llm, err := learn.NewLLMExtractor(learn.LLMConfig{
 		BaseURL: cfg.Learn.Extraction.URL, APIKey: cfg.Learn.Extraction.APIKey, Model: cfg.Learn.Extraction.Model,
 	})
 	if err != nil {
 		return fmt.Errorf("learn.extraction (MEMPROXY_EXTRACTION_MODEL): %w", err)
 	}
-	svc := &memory.Service{
+	learning := &learn.Service{
 		Store: store, Embedder: embedder, LLM: llm, Policies: pols,
 		MinChars: 8, DupThreshold: cfg.Learn.DupThreshold, SimilarTopK: 5,
 	}
-	outbox, err := memory.OpenOutbox(cfg.DataDir, cfg.Learn.QueueSize)
+	managing := &memory.Service{Store: store, Embedder: embedder, Adder: learning}
+	outbox, err := learn.OpenOutbox(cfg.DataDir, cfg.Learn.QueueSize)
 	if err != nil {
 		return fmt.Errorf("data_dir (MEMPROXY_DATA_DIR=%s): %w", cfg.DataDir, err)
 	}
 	defer outbox.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	memory.RegisterOutbox(reg, outbox)
-	writer := memory.NewWriter(svc, outbox, memory.WriterConfig{
+	learn.RegisterOutbox(reg, outbox)
+	writer := learn.NewWriter(learning, outbox, learn.WriterConfig{
 		Workers: cfg.Learn.Workers, MaxAttempts: cfg.Learn.MaxAttempts, Debounce: time.Duration(cfg.Learn.Debounce),
-		Metrics: memory.NewMetrics(reg),
+		Metrics: learn.NewMetrics(reg),
 	}, log)
 	var learner proxy.Learner
 	if cfg.Learn.Enabled {
@@ -113,6 +118,11 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	if err != nil {
 		return fmt.Errorf("upstream.url: %w", err) // Validate has checked it
 	}
+	recaller := &memory.Retriever{Store: store, Embedder: embedder}
+	api := memapi.New(memapi.Options{
+		Memories: managing, Queue: outbox, APIKeys: cfg.APIKeys, Policies: pols, Recaller: recaller,
+		MaxBodyBytes: cfg.Limits.MaxBodyBytes, Logger: log,
+	})
 	handler := proxy.New(proxy.Options{
 		Upstream:       upstream,
 		UpstreamAPIKey: cfg.Upstream.APIKey,
@@ -122,11 +132,10 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 			FromBody: cfg.Identity.FromBody,
 		},
 		Policies:             pols,
-		Recaller:             &memory.Retriever{Store: store, Embedder: embedder},
+		Recaller:             recaller,
 		Learner:              learner,
-		Memories:             svc,
 		Queue:                outbox,
-		APIKeys:              cfg.APIKeys,
+		API:                  api,
 		Readiness:            store,
 		ClientKeys:           cfg.Auth.ClientKeys,
 		IdentitySecret:       []byte(cfg.Auth.IdentitySecret),
@@ -163,7 +172,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	var wg sync.WaitGroup
 	wg.Go(func() { writer.Run(writerCtx, time.Duration(cfg.Learn.DrainTimeout)) })
 	sweepCtx, stopSweep := context.WithCancel(ctx)
-	wg.Go(func() { svc.SweepExpired(sweepCtx, expirySweep, log) })
+	wg.Go(func() { managing.SweepExpired(sweepCtx, expirySweep, log) })
 
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -260,17 +269,18 @@ func newLogger(c config.Log, out io.Writer) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(c.Level)) // Validate has checked it
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(out, opts)
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(out, opts))
+		h = slog.NewJSONHandler(out, opts)
 	}
-	return slog.New(slog.NewTextHandler(out, opts))
+	return slog.New(requestid.NewHandler(h))
 }
 
 func newEmbedder(ctx context.Context, cfg config.Config, log *slog.Logger) (memory.Embedder, error) {
 	if cfg.Embedder != "openai" {
-		return memory.NewHashEmbedder(cfg.Embedding.Dimensions), nil
+		return embed.NewHash(cfg.Embedding.Dimensions), nil
 	}
-	e, err := memory.NewOpenAIEmbedder(memory.OpenAIEmbedderConfig{
+	e, err := embed.NewOpenAI(embed.OpenAIConfig{
 		BaseURL: cfg.Embedding.URL, APIKey: cfg.Embedding.APIKey, Model: cfg.Embedding.Model,
 		Dimensions: cfg.Embedding.Dimensions,
 	})
@@ -282,13 +292,13 @@ func newEmbedder(ctx context.Context, cfg config.Config, log *slog.Logger) (memo
 	if err := e.Check(pctx); err != nil {
 		// Without a configured dimension the store cannot be opened; with
 		// one, an embedder that is down at start is memory failing open.
-		if cfg.Embedding.Dimensions == 0 || errors.Is(err, memory.ErrDimensions) {
+		if cfg.Embedding.Dimensions == 0 || errors.Is(err, embed.ErrDimensions) {
 			return nil, fmt.Errorf("embedder (MEMPROXY_EMBEDDER=openai, MEMPROXY_EMBEDDING_DIMENSIONS=%d): %w", cfg.Embedding.Dimensions, err)
 		}
 		log.Warn("the embedding server did not answer at start; memory fails open until it does", "err", err)
 	}
 	if cfg.Embedding.CacheSize > 0 {
-		return memory.NewCachedEmbedder(e, cfg.Embedding.CacheSize), nil
+		return embed.NewCached(e, cfg.Embedding.CacheSize), nil
 	}
 	return e, nil
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/memproxy/memproxy/bench/internal/storeload"
 	"github.com/memproxy/memproxy/internal/fakeupstream"
-	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/embed"
 	"github.com/memproxy/memproxy/memory/embedded"
 )
 
@@ -28,7 +28,7 @@ func embedderSpace(emb string) (dims int, space string) {
 	if emb == embedOpenAI {
 		return fakeupstream.EmbeddingDims, "openai:" + openAIModel
 	}
-	e := memory.NewHashEmbedder(0)
+	e := embed.NewHash(0)
 	return e.Dimensions(), e.Name()
 }
 
@@ -40,7 +40,7 @@ func embedderSpace(emb string) (dims int, space string) {
 func (b *bench) prepareStore(name, store string, n int, emb string) (map[string]string, error) {
 	dims, space := embedderSpace(emb)
 	r := rand.New(rand.NewPCG(uint64(n), 3))
-	hash := memory.NewHashEmbedder(dims)
+	hash := embed.NewHash(dims)
 	vector := func(text string) []float32 {
 		if emb == embedHash {
 			v, _ := hash.Embed(context.Background(), []string{text})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/memproxy/memproxy/bench/internal/storeload"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/embed"
 	"github.com/memproxy/memproxy/memory/embedded"
 )
 
@@ -30,7 +31,7 @@ type labelled struct {
 // and perUser questions per user, each labelled with the fact it needs.
 func qualitySet(users, fillersPer, perUser int) ([]memory.Memory, []labelled) {
 	r := rand.New(rand.NewPCG(42, 42))
-	e := memory.NewHashEmbedder(0)
+	e := embed.NewHash(0)
 	embed := func(t string) []float32 {
 		v, _ := e.Embed(context.Background(), []string{t})
 		return v[0]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -172,7 +173,7 @@ func (s *Service) Update(ctx context.Context, requestID string, changes ...Chang
 			m.Text, m.Hash, m.Vector = *c.Text, Hash(*c.Text), vecOf[*c.Text]
 		}
 		if c.Metadata != nil {
-			m.Metadata = cloneMetadata(c.Metadata)
+			m.Metadata = maps.Clone(c.Metadata)
 			if len(m.Metadata) == 0 {
 				m.Metadata = nil
 			}

@@ -7,9 +7,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/embed"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 // freshStore records whether every read asked for read-your-writes.
@@ -39,14 +42,14 @@ func (f *freshStore) List(ctx context.Context, fl memory.Filter, p memory.Page) 
 
 func newManaged(t *testing.T) (*memory.Service, *freshStore) {
 	t.Helper()
-	e := memory.NewHashEmbedder(0)
+	e := embed.NewHash(0)
 	st := &freshStore{Store: newStore(t, e)}
 	t.Cleanup(func() {
 		if len(st.stale) > 0 {
 			t.Errorf("reads without read-your-writes: %v", st.stale)
 		}
 	})
-	return &memory.Service{Store: st, Embedder: e, MinChars: 8}, st
+	return &memory.Service{Store: st, Embedder: e}, st
 }
 
 func addText(t *testing.T, svc *memory.Service, scope memory.Scope, meta map[string]any, texts ...string) []string {
@@ -55,7 +58,8 @@ func addText(t *testing.T, svc *memory.Service, scope memory.Scope, meta map[str
 	for _, s := range texts {
 		msgs = append(msgs, memory.Message{Role: "user", Content: s})
 	}
-	ev, err := svc.Add(context.Background(), memory.AddRequest{Scope: scope, Messages: msgs, Metadata: meta})
+	adder := &learn.Service{Store: svc.Store, Embedder: svc.Embedder, MinChars: 8}
+	ev, err := adder.Add(context.Background(), memory.AddRequest{Scope: scope, Messages: msgs, Metadata: meta})
 	if err != nil || len(ev) != len(texts) {
 		t.Fatalf("adding %q: %+v, %v", texts, ev, err)
 	}
@@ -350,37 +354,44 @@ func TestExpiredMemoriesArePurged(t *testing.T) {
 
 // TestSweepRunsUntilCancelled: the sweep purges on its interval and stops
 // when its context ends.
+// TestSweepRunsUntilCancelled runs in a synctest bubble: the sweep's
+// ticker and the expiry run on the bubble's fake clock, and the test
+// checks the store each time the sweep is idle.
 func TestSweepRunsUntilCancelled(t *testing.T) {
-	svc, st := newManaged(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		svc.SweepExpired(ctx, 10*time.Millisecond, nil)
-		close(done)
-	}()
-	ids := addText(t, svc, memory.Scope{UserID: "sarah"}, nil, "Sarah's old address")
-	soon := time.Now().Add(50 * time.Millisecond)
-	if _, err := svc.Update(context.Background(), "req", memory.Change{ID: ids[0], ExpiresAt: &soon}); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		left, err := st.Scan(context.Background(), memory.Filter{}, "", 10)
-		if err != nil {
+	synctest.Test(t, func(t *testing.T) {
+		svc, st := newManaged(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			svc.SweepExpired(ctx, 10*time.Millisecond, nil)
+			close(done)
+		}()
+		ids := addText(t, svc, memory.Scope{UserID: "sarah"}, nil, "Sarah's old address")
+		soon := time.Now().Add(50 * time.Millisecond)
+		if _, err := svc.Update(context.Background(), "req", memory.Change{ID: ids[0], ExpiresAt: &soon}); err != nil {
 			t.Fatal(err)
 		}
-		if len(left) == 0 {
-			break
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			synctest.Wait() // the sweep is idle, waiting for its ticker
+			left, err := st.Scan(context.Background(), memory.Filter{}, "", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the sweep left an expired memory on disk for 5s")
+			}
+			time.Sleep(10 * time.Millisecond) // fake time: the next tick
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the sweep left an expired memory on disk for 5s")
+		cancel()
+		synctest.Wait()
+		select {
+		case <-done:
+		default:
+			t.Fatal("SweepExpired did not return after its context was cancelled")
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-		t.Fatal("SweepExpired did not return after its context was cancelled")
-	}
+	})
 }

@@ -1,17 +1,20 @@
-// Package memory owns what memproxy remembers: the Memory model, the Store
-// interface and its implementations, embedders, retrieval of the three layers
-// (persona, user, relationship) for a request, and the background writer that
-// learns from completed turns. It knows nothing about HTTP.
+// Package memory owns what memproxy remembers and how it is found again:
+// the Memory model, Filter, the Store interface, retrieval of the three
+// layers (persona, user, relationship) for a request, and the management
+// of stored memories and their history. It knows nothing about HTTP.
+//
+// The embedders are in memory/embed, learning (outbox, writer, extraction)
+// in memory/learn, the stores in memory/embedded and memory/milvus.
 package memory
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // A Memory is one remembered fact. Its scope fields say whose it is: a
@@ -65,27 +68,9 @@ var ErrNotFound = errors.New("memory not found")
 // ErrExists is returned by Store.Add for an id that is taken.
 var ErrExists = errors.New("memory already exists")
 
-// NewID returns a random UUID (version 4), the id format Mem0 clients expect.
-func NewID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		// crypto/rand.Read never returns an error on supported platforms.
-		panic(fmt.Sprintf("memory: reading random bytes: %v", err))
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
-}
+// NewID returns a random UUID (version 4) in its usual string form, the
+// id format Mem0 clients expect.
+func NewID() string { return uuid.NewString() }
 
 // Hash returns the content hash used for exact deduplication: the hex
 // SHA-256 of the text with case folded and white space collapsed, so

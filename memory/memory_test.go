@@ -3,19 +3,16 @@ package memory_test
 import (
 	"context"
 	"errors"
-	"fmt"
+	"regexp"
 
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-	"unicode/utf8"
 
-	"github.com/memproxy/memproxy/internal/fakeupstream"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/embed"
 	"github.com/memproxy/memproxy/memory/embedded"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 func newStore(t *testing.T, e memory.Embedder) memory.Store {
@@ -26,6 +23,15 @@ func newStore(t *testing.T, e memory.Embedder) memory.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+func count(t *testing.T, s memory.Store, f memory.Filter) int {
+	t.Helper()
+	n, err := s.Count(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestFilterValidate(t *testing.T) {
@@ -65,145 +71,10 @@ func TestFilterValidate(t *testing.T) {
 	}
 }
 
-func TestHashEmbedder(t *testing.T) {
-	e := memory.NewHashEmbedder(0)
-	vs, err := e.Embed(context.Background(), []string{
-		"I completed a 5K run in 28 minutes",
-		"Running my first 5K race next week",
-		"My favourite pizza topping is pineapple",
-		"",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, v := range vs[:3] {
-		if len(v) != 256 {
-			t.Fatalf("vector %d has %d dimensions", i, len(v))
-		}
-		if n := memory.Cosine(v, v); n < 0.999 || n > 1.001 {
-			t.Errorf("vector %d is not unit length: %f", i, n)
-		}
-	}
-	related, unrelated := memory.Cosine(vs[0], vs[1]), memory.Cosine(vs[0], vs[2])
-	if related <= unrelated+0.1 {
-		t.Errorf("cos(run, run) = %.3f is not clearly above cos(run, pizza) = %.3f", related, unrelated)
-	}
-	again, _ := e.Embed(context.Background(), []string{"I completed a 5K run in 28 minutes"})
-	if memory.Cosine(again[0], vs[0]) < 0.9999 {
-		t.Errorf("the hash embedder is not deterministic")
-	}
-	for _, x := range vs[3] {
-		if x != 0 {
-			t.Fatalf("the empty text has a non-zero vector")
-		}
-	}
-}
-
-func TestOpenAIEmbedder(t *testing.T) {
-	up := fakeupstream.New()
-	srv := httptest.NewServer(up)
-	defer srv.Close()
-	ctx := context.Background()
-
-	e, err := memory.NewOpenAIEmbedder(memory.OpenAIEmbedderConfig{BaseURL: srv.URL + "/v1", APIKey: "k", Model: "text-embedding-3-small"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Check(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if e.Dimensions() != fakeupstream.EmbeddingDims {
-		t.Errorf("probed %d dimensions, want %d", e.Dimensions(), fakeupstream.EmbeddingDims)
-	}
-	vs, err := e.Embed(ctx, []string{"a", "b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := fakeupstream.Embedding("b", fakeupstream.EmbeddingDims)
-	if memory.Cosine(vs[1], want) < 0.9999 {
-		t.Errorf("vectors out of order or altered")
-	}
-	req, _ := up.Last("/v1/embeddings")
-	if req.Header.Get("Authorization") != "Bearer k" {
-		t.Errorf("Authorization = %q", req.Header.Get("Authorization"))
-	}
-
-	// Unreachable: Check says so.
-	e, _ = memory.NewOpenAIEmbedder(memory.OpenAIEmbedderConfig{BaseURL: "http://127.0.0.1:1/v1", Model: "m", Dimensions: 8})
-	if err := e.Check(ctx); err == nil || errors.Is(err, memory.ErrDimensions) {
-		t.Errorf("Check against nothing: %v", err)
-	}
-	// A configured dimension the model does not produce natively is asked
-	// for (the fake shortens vectors on request, as text-embedding-3 does).
-	e, _ = memory.NewOpenAIEmbedder(memory.OpenAIEmbedderConfig{BaseURL: srv.URL + "/v1", Model: "m", Dimensions: 8})
-	if err := e.Check(ctx); err != nil {
-		t.Fatalf("Check with 8 dimensions configured: %v", err)
-	}
-	if vs, err := e.Embed(ctx, []string{"x"}); err != nil || len(vs[0]) != 8 {
-		t.Errorf("embedding with 8 dimensions: %v", err)
-	}
-	// A model that cannot produce the configured dimension fails Check.
-	up.Hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
-		if r.URL.Path != "/v1/embeddings" {
-			return false
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.6,0.8]}],"model":"m"}`)
-		return true
-	}
-	e, _ = memory.NewOpenAIEmbedder(memory.OpenAIEmbedderConfig{BaseURL: srv.URL + "/v1", Model: "m", Dimensions: 8})
-	if err := e.Check(ctx); !errors.Is(err, memory.ErrDimensions) {
-		t.Errorf("Check of a fixed-size model: %v, want ErrDimensions", err)
-	}
-	if _, err := e.Embed(ctx, []string{"x"}); err == nil || !strings.Contains(err.Error(), "dimensions") {
-		t.Errorf("a vector of the wrong dimension was accepted: %v", err)
-	}
-	// An error from the server surfaces.
-	up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
-		w.WriteHeader(503)
-		w.Write([]byte(`{"error":{"message":"overloaded","type":"server_error"}}`))
-		return true
-	}
-	if _, err := e.Embed(ctx, []string{"x"}); err == nil {
-		t.Errorf("a 503 from the embedding server was not an error")
-	}
-}
-
-type countingEmbedder struct {
-	memory.Embedder
-	calls atomic.Int64
-	texts atomic.Int64
-}
-
-func (c *countingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	c.calls.Add(1)
-	c.texts.Add(int64(len(texts)))
-	return c.Embedder.Embed(ctx, texts)
-}
-
-func TestCachedEmbedder(t *testing.T) {
-	inner := &countingEmbedder{Embedder: memory.NewHashEmbedder(32)}
-	c := memory.NewCachedEmbedder(inner, 2)
-	ctx := context.Background()
-	first, _ := c.Embed(ctx, []string{"apple", "banana"})
-	got, _ := c.Embed(ctx, []string{"banana", "apple"})
-	if inner.texts.Load() != 2 {
-		t.Errorf("cached texts were embedded again: %d texts sent", inner.texts.Load())
-	}
-	if memory.Cosine(got[0], first[1]) < 0.9999 || memory.Cosine(got[1], first[0]) < 0.9999 {
-		t.Errorf("cache returned vectors out of order")
-	}
-	c.Embed(ctx, []string{"cherry"})          // evicts the least recently used, "banana"
-	c.Embed(ctx, []string{"apple", "banana"}) // "apple" cached, "banana" not
-	if inner.texts.Load() != 4 {
-		t.Errorf("after eviction %d texts sent, want 4", inner.texts.Load())
-	}
-}
-
 func TestRecallLayers(t *testing.T) {
-	e := memory.NewHashEmbedder(0)
+	e := embed.NewHash(0)
 	st := newStore(t, e)
-	svc := &memory.Service{Store: st, Embedder: e}
+	svc := &learn.Service{Store: st, Embedder: e}
 	ctx := context.Background()
 	add := func(text string, scope memory.Scope, meta map[string]any) {
 		if _, err := svc.Add(ctx, memory.AddRequest{Scope: scope, Messages: []memory.Message{{Role: "user", Content: text}}, Metadata: meta}); err != nil {
@@ -271,7 +142,7 @@ func (failingEmbedder) Embed(context.Context, []string) ([][]float32, error) {
 }
 
 func TestRecallErrorsSayWhatFailed(t *testing.T) {
-	e := memory.NewHashEmbedder(0)
+	e := embed.NewHash(0)
 	r := &memory.Retriever{Store: newStore(t, e), Embedder: failingEmbedder{e}}
 	_, err := r.Recall(context.Background(), memory.RecallRequest{Identity: memory.Identity{UserID: "u"}, Query: "q", User: memory.Limits{TopK: 1}})
 	if !errors.Is(err, memory.ErrEmbedding) {
@@ -293,83 +164,12 @@ func (w wrongDims) Search(ctx context.Context, r memory.SearchRequest) ([]memory
 	return w.Store.Search(ctx, r)
 }
 
-func TestRawFact(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"I completed my first 10K today!", "I completed my first 10K today!"},
-		{"Hi! I'm training for a half marathon. What should I eat?", "I'm training for a half marathon."},
-		{"thanks", ""},
-		{"ok", ""},
-		{"What should I focus on in my next workout?", ""},
-		{"Hello there", ""},
-		{"Got it. My knee hurts when I run downhill.", "My knee hurts when I run downhill."},
-		{"Can you help me train for my marathon?", ""},
-		{"Stream me a reply please.", ""},
-		{"Tell me a joke. I love puns.", "I love puns."},
-		{"Write a 4-week plan for me", ""},
-		{"Hey coach, I ran 12K this morning!", "Hey coach, I ran 12K this morning!"},
-		{"short", ""},
-		{"Line one is a fact.\nthanks\nLine two too.", "Line one is a fact. Line two too."},
-	}
-	for _, tt := range tests {
-		if got := memory.RawFact(tt.in, 8); got != tt.want {
-			t.Errorf("RawFact(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-// A pasted document is cut to MaxRawFact, at a sentence where it can be.
-func TestRawFactIsBounded(t *testing.T) {
-	sentence := "I keep a training log with every run I have done this year. " // 60 runes
-	doc := strings.Repeat(sentence, 1000)
-	got := memory.RawFact(doc, 8)
-	if n := utf8.RuneCountInString(got); n > memory.MaxRawFact || n < memory.MaxRawFact-len(sentence) {
-		t.Errorf("fact of a 60,000-character message has %d characters, want at most %d and whole sentences", n, memory.MaxRawFact)
-	}
-	if !strings.HasSuffix(got, "this year.") {
-		t.Errorf("fact does not end at a sentence: ...%q", got[len(got)-20:])
-	}
-	long := "I " + strings.Repeat("really ", 1000) + "like rowing."
-	got = memory.RawFact(long, 8)
-	if n := utf8.RuneCountInString(got); n > memory.MaxRawFact || n < memory.MaxRawFact/2 {
-		t.Errorf("fact of one 7,000-character sentence has %d characters, want at most %d", n, memory.MaxRawFact)
-	}
-	if strings.HasSuffix(got, " ") || strings.HasSuffix(got, "reall") {
-		t.Errorf("one long sentence not cut at a word: ...%q", got[len(got)-20:])
-	}
-}
-
-func TestServiceAdd(t *testing.T) {
-	e := memory.NewHashEmbedder(0)
-	st := newStore(t, e)
-	svc := &memory.Service{Store: st, Embedder: e, MinChars: 8}
-	ctx := context.Background()
-	if _, err := svc.Add(ctx, memory.AddRequest{Messages: []memory.Message{{Role: "user", Content: "x y z w"}}}); !errors.Is(err, memory.ErrNoScope) {
-		t.Errorf("add without scope: %v", err)
-	}
-	// Inferring from a conversation keeps the user's statements only.
-	ev, err := svc.Add(ctx, memory.AddRequest{Scope: memory.Scope{UserID: "sarah"}, Infer: true, Messages: []memory.Message{
-		{Role: "system", Content: "You are a coach."},
-		{Role: "user", Content: "I'm vegetarian. Any recipe ideas?"},
-		{Role: "assistant", Content: "You should eat more steak."},
-	}})
-	if err != nil || len(ev) != 1 || ev[0].Text != "I'm vegetarian." || ev[0].Kind != memory.EventAdd {
-		t.Errorf("infer: %+v, %v", ev, err)
-	}
-	// The same fact again is known: NONE, with the existing id.
-	ev2, _ := svc.Add(ctx, memory.AddRequest{Scope: memory.Scope{UserID: "sarah"}, Infer: true, Messages: []memory.Message{{Role: "user", Content: "i'm  VEGETARIAN."}}})
-	if len(ev2) != 1 || ev2[0].Kind != memory.EventNone || ev2[0].ID != ev[0].ID {
-		t.Errorf("repeat: %+v", ev2)
-	}
-	// Without infer, every non-system message is stored as it is.
-	ev3, _ := svc.Add(ctx, memory.AddRequest{Scope: memory.Scope{AgentID: "bot"}, Messages: []memory.Message{
-		{Role: "user", Content: "hi"}, {Role: "assistant", Content: "I can calculate."},
-	}})
-	if len(ev3) != 2 {
-		t.Errorf("infer=false stored %d, want 2", len(ev3))
-	}
-	expires := time.Now().Add(-time.Second)
-	svc.Add(ctx, memory.AddRequest{Scope: memory.Scope{UserID: "tmp"}, Messages: []memory.Message{{Role: "user", Content: "already expired fact"}}, ExpiresAt: expires})
-	if n, _ := st.Count(ctx, memory.UserFilter("tmp")); n != 0 {
-		t.Errorf("an expired memory is visible")
+// NewID keeps the form Mem0 clients expect: a version-4 UUID, lower-case,
+// hyphenated.
+func TestNewID(t *testing.T) {
+	form := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	a, b := memory.NewID(), memory.NewID()
+	if !form.MatchString(a) || !form.MatchString(b) || a == b {
+		t.Errorf("NewID() = %q, %q", a, b)
 	}
 }

@@ -2,15 +2,8 @@ package memory
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"slices"
-	"strings"
 	"time"
-
-	"github.com/memproxy/memproxy/policies"
 )
 
 // A Scope is where a memory belongs: the ids it is stored under. A persona
@@ -38,7 +31,8 @@ type Message struct {
 	Content string
 }
 
-// An AddRequest asks to remember messages.
+// An AddRequest asks to remember messages. The memory API makes it;
+// package memory/learn carries it out.
 type AddRequest struct {
 	Scope    Scope
 	Messages []Message
@@ -70,31 +64,35 @@ type Event struct {
 // ErrNoScope is returned for a write that names nobody.
 var ErrNoScope = errors.New("one of user_id, agent_id, run_id or app_id is required")
 
-// Service writes memories: it extracts facts, reconciles them with what is
-// stored (exact and near duplicates, and a model's updates and deletes),
-// embeds and stores them, and records every change in the history. The
-// memory API and the Writer both go through it, under the learning rules
-// of the agent's policy.
+// Service is what the memory API does with memories (see manage.go): it
+// reads, searches, edits and deletes them by id or by scope, with their
+// history, and hands additions to its Adder.
 type Service struct {
 	Store    Store
 	Embedder Embedder
-	// LLM extracts facts and decides updates in the llm learning mode;
-	// without it, an agent whose policy asks for llm is learned in raw mode.
-	LLM interface {
-		Extractor
-		Decider
-	}
-	// Policies give each agent's learning rules; nil means the defaults.
-	Policies policies.Source
-	// DupThreshold is the similarity at or above which a fact counts as
-	// already known (1 means exact matches only). Default 0.95.
-	DupThreshold float64
-	// SimilarTopK is how many similar memories each fact is compared with.
-	SimilarTopK int
-	// MinChars is the shortest fact the raw extractor keeps.
-	MinChars int
+	// Adder carries out Add; nil: adding fails with ErrNoAdder.
+	Adder Adder
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// An Adder remembers the messages of an AddRequest. Adding is learning's
+// work (package memory/learn: extraction, reconciliation with what is
+// stored, history), which needs memory and not the other way round: so
+// the Service is given an Adder rather than importing one.
+type Adder interface {
+	Add(ctx context.Context, req AddRequest) ([]Event, error)
+}
+
+// ErrNoAdder is returned by Service.Add when the Service has no Adder.
+var ErrNoAdder = errors.New("adding memories is not configured")
+
+// Add remembers the messages of req through the Service's Adder.
+func (s *Service) Add(ctx context.Context, req AddRequest) ([]Event, error) {
+	if s.Adder == nil {
+		return nil, ErrNoAdder
+	}
+	return s.Adder.Add(ctx, req)
 }
 
 func (s *Service) now() time.Time {
@@ -102,334 +100,4 @@ func (s *Service) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
-}
-
-func (s *Service) policy(agentID string) policies.Policy {
-	if s.Policies == nil {
-		return policies.Default()
-	}
-	return s.Policies.For(agentID)
-}
-
-// extraction returns the extractor, and the decider if any, of a policy's
-// learning mode.
-func (s *Service) extraction(l policies.Learn) (Extractor, Decider) {
-	if l.Mode == policies.ModeLLM && s.LLM != nil {
-		return s.LLM, s.LLM
-	}
-	return RawExtractor{}, nil
-}
-
-// factRequest builds the extraction request of a policy.
-func (s *Service) factRequest(l policies.Learn, about Subject) FactRequest {
-	minChars := l.MinChars
-	if minChars == 0 {
-		minChars = s.MinChars
-	}
-	return FactRequest{About: about, Roles: l.Roles, MinChars: minChars, Instructions: l.Instructions}
-}
-
-// keep applies a policy's category rules to facts.
-func keep(l policies.Learn, facts []Fact) []Fact {
-	out := facts[:0]
-	for _, f := range facts {
-		if len(l.KeepCategories) > 0 && !slices.Contains(l.KeepCategories, f.Category) || slices.Contains(l.DropCategories, f.Category) {
-			continue
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-// Add remembers the messages of req in req.Scope. Without Infer they are
-// stored as they are; with it, under the learning rules of the scope's
-// agent: redacted, extracted in its mode, sorted by category.
-func (s *Service) Add(ctx context.Context, req AddRequest) ([]Event, error) {
-	if req.Scope.IsZero() {
-		return nil, ErrNoScope
-	}
-	w := write{
-		scope: req.Scope, metadata: req.Metadata, categories: req.Categories, expires: req.ExpiresAt,
-		requestID: req.RequestID,
-	}
-	if !req.Infer {
-		for _, m := range req.Messages {
-			if m.Role != "system" && m.Content != "" {
-				w.facts = append(w.facts, Fact{Text: m.Content})
-			}
-		}
-		return s.store(ctx, w)
-	}
-	pol := s.policy(req.Scope.AgentID)
-	msgs := make([]Message, len(req.Messages))
-	for i, m := range req.Messages {
-		msgs[i] = Message{Role: m.Role, Content: pol.Redact.Redact(m.Content)}
-	}
-	about := AboutUser
-	if req.Scope.UserID == "" {
-		about = AboutAgent
-	}
-	extractor, decider := s.extraction(pol.Learn)
-	facts, err := extractor.Facts(ctx, msgs, s.factRequest(pol.Learn, about))
-	if err != nil {
-		return nil, err
-	}
-	w.facts = keep(pol.Learn, facts)
-	w.known = req.Scope.Filter()
-	w.decider = decider
-	return s.reconcile(ctx, w)
-}
-
-// A write is a set of facts to learn into one scope.
-type write struct {
-	scope Scope
-	facts []Fact
-	// known selects the memories a fact is compared with; empty means
-	// store without comparing.
-	known      Filter
-	metadata   map[string]any
-	categories []string
-	expires    time.Time
-	requestID  string
-	// idSeed, when set, makes memory and history ids functions of it and
-	// the content, so that applying the same write twice (a replayed turn)
-	// writes the same records once.
-	idSeed string
-	// decider, when set, decides updates and deletes; without it a new
-	// fact is added unless it duplicates a stored one.
-	decider Decider
-}
-
-// reconcile compares each fact with what is known and applies the result.
-func (s *Service) reconcile(ctx context.Context, w write) ([]Event, error) {
-	var events []Event
-	var fresh []string
-	category := map[string]string{}
-	seen := map[string]bool{}
-	for _, fact := range w.facts {
-		f := fact.Text
-		category[f] = fact.Category
-		h := Hash(f)
-		if seen[h] {
-			continue
-		}
-		seen[h] = true
-		found, err := s.Store.List(ctx, And(w.known, Eq(FieldHash, h)), Page{Limit: 1, Fresh: true})
-		if err != nil {
-			return nil, fmt.Errorf("%w: checking for duplicates: %w", ErrSearch, err)
-		}
-		if len(found) > 0 {
-			events = append(events, Event{ID: found[0].ID, Text: found[0].Text, Kind: EventNone})
-			continue
-		}
-		fresh = append(fresh, f)
-	}
-	if len(fresh) == 0 {
-		return events, nil
-	}
-	vecs, err := s.Embedder.Embed(ctx, fresh)
-	if err != nil {
-		return nil, fmt.Errorf("%w: embedding %d facts: %w", ErrEmbedding, len(fresh), err)
-	}
-	vecOf := map[string][]float32{}
-	for i, f := range fresh {
-		vecOf[f] = vecs[i]
-	}
-
-	// Near duplicates are known too; the rest go to the Decider with the
-	// similar memories they were compared with.
-	threshold := s.DupThreshold
-	if threshold == 0 {
-		threshold = 0.95
-	}
-	topK := max(s.SimilarTopK, 1)
-	var undecided []string
-	var similar []Memory
-	inSimilar := map[string]bool{}
-	for _, f := range fresh {
-		hits, err := s.Store.Search(ctx, SearchRequest{Vector: vecOf[f], Filter: w.known, TopK: topK, Fresh: true})
-		if err != nil {
-			return nil, fmt.Errorf("%w: finding similar memories: %w", ErrSearch, err)
-		}
-		if len(hits) > 0 && hits[0].Score >= threshold {
-			events = append(events, Event{ID: hits[0].ID, Text: hits[0].Text, Kind: EventNone})
-			continue
-		}
-		undecided = append(undecided, f)
-		for _, h := range hits {
-			if !inSimilar[h.ID] {
-				inSimilar[h.ID] = true
-				similar = append(similar, h.Memory)
-			}
-		}
-	}
-	if len(undecided) == 0 {
-		return events, nil
-	}
-	decisions := make([]Decision, len(undecided))
-	for i, f := range undecided {
-		decisions[i] = Decision{Event: EventAdd, Existing: -1, Text: f}
-	}
-	if w.decider != nil && len(similar) > 0 {
-		if decisions, err = w.decider.Decide(ctx, undecided, similar); err != nil {
-			return nil, err
-		}
-	}
-	applied, err := s.apply(ctx, w, decisions, similar, vecOf, category)
-	return append(events, applied...), err
-}
-
-// store adds facts without comparing them with anything.
-func (s *Service) store(ctx context.Context, w write) ([]Event, error) {
-	if len(w.facts) == 0 {
-		return nil, nil
-	}
-	texts := make([]string, len(w.facts))
-	for i, f := range w.facts {
-		texts[i] = f.Text
-	}
-	vecs, err := s.Embedder.Embed(ctx, texts)
-	if err != nil {
-		return nil, fmt.Errorf("%w: embedding %d texts: %w", ErrEmbedding, len(texts), err)
-	}
-	decisions := make([]Decision, len(texts))
-	vecOf := map[string][]float32{}
-	for i, f := range texts {
-		decisions[i] = Decision{Event: EventAdd, Existing: -1, Text: f}
-		vecOf[f] = vecs[i]
-	}
-	return s.apply(ctx, w, decisions, nil, vecOf, nil)
-}
-
-// apply carries out decisions. The history records go first: if the
-// process dies before the changes are made, the replayed write makes them
-// and records them again under the same ids; the other way round, a
-// replay would find the change made and never record it.
-func (s *Service) apply(ctx context.Context, w write, ds []Decision, existing []Memory, vecOf map[string][]float32, category map[string]string) ([]Event, error) {
-	now := s.now()
-	var (
-		events  []Event
-		adds    []Memory
-		updates []Memory
-		deletes []string
-		history []HistoryRecord
-	)
-	record := func(m Memory, event, oldText, newText string) {
-		history = append(history, HistoryRecord{
-			ID: s.id(w, "history", m.ID, event, newText), MemoryID: m.ID, Event: event,
-			OldText: oldText, NewText: newText, UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID, AppID: m.AppID,
-			RequestID: w.requestID, CreatedAt: now,
-		})
-	}
-	embed := func(text string) ([]float32, error) {
-		if v, ok := vecOf[text]; ok {
-			return v, nil
-		}
-		vs, err := s.Embedder.Embed(ctx, []string{text})
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrEmbedding, err)
-		}
-		vecOf[text] = vs[0]
-		return vs[0], nil
-	}
-	for _, d := range ds {
-		switch d.Event {
-		case EventAdd:
-			v, err := embed(d.Text)
-			if err != nil {
-				return nil, err
-			}
-			cats := w.categories
-			if len(cats) == 0 && category[d.Text] != "" {
-				cats = []string{category[d.Text]}
-			}
-			m := Memory{
-				ID: s.id(w, "memory", d.Text), Text: d.Text, Hash: Hash(d.Text),
-				UserID: w.scope.UserID, AgentID: w.scope.AgentID, RunID: w.scope.RunID, AppID: w.scope.AppID,
-				Metadata: cloneMetadata(w.metadata), Categories: cats,
-				CreatedAt: now, UpdatedAt: now, ExpiresAt: w.expires, Vector: v,
-			}
-			adds = append(adds, m)
-			record(m, EventAdd, "", m.Text)
-			events = append(events, Event{ID: m.ID, Text: m.Text, Kind: EventAdd})
-		case EventUpdate:
-			old := existing[d.Existing]
-			if Hash(old.Text) == Hash(d.Text) {
-				events = append(events, Event{ID: old.ID, Text: old.Text, Kind: EventNone})
-				continue
-			}
-			v, err := embed(d.Text)
-			if err != nil {
-				return nil, err
-			}
-			m := old
-			m.Text, m.Hash, m.Vector, m.UpdatedAt = d.Text, Hash(d.Text), v, now
-			updates = append(updates, m)
-			record(m, EventUpdate, old.Text, m.Text)
-			events = append(events, Event{ID: m.ID, Text: m.Text, OldText: old.Text, Kind: EventUpdate})
-		case EventDelete:
-			old := existing[d.Existing]
-			deletes = append(deletes, old.ID)
-			record(old, EventDelete, old.Text, "")
-			events = append(events, Event{ID: old.ID, Text: old.Text, OldText: old.Text, Kind: EventDelete})
-		case EventNone:
-			m := existing[d.Existing]
-			events = append(events, Event{ID: m.ID, Text: m.Text, Kind: EventNone})
-		}
-	}
-	if len(history) > 0 {
-		if err := s.Store.AddHistory(ctx, history...); err != nil {
-			return nil, fmt.Errorf("recording history: %w", err)
-		}
-	}
-	if len(adds) > 0 {
-		if err := s.Store.Add(ctx, adds...); err != nil {
-			if !errors.Is(err, ErrExists) || w.idSeed == "" {
-				return nil, fmt.Errorf("storing %d memories: %w", len(adds), err)
-			}
-			// A replayed write: add one by one what is not there yet.
-			for _, m := range adds {
-				if err := s.Store.Add(ctx, m); err != nil && !errors.Is(err, ErrExists) {
-					return nil, fmt.Errorf("storing memory %s: %w", m.ID, err)
-				}
-			}
-		}
-	}
-	for _, m := range updates {
-		// A memory deleted meanwhile has nothing left to update.
-		if err := s.Store.Update(ctx, m); err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("updating memory %s: %w", m.ID, err)
-		}
-	}
-	if len(deletes) > 0 {
-		if err := s.Store.Delete(ctx, deletes...); err != nil {
-			return nil, fmt.Errorf("deleting %d memories: %w", len(deletes), err)
-		}
-	}
-	return events, nil
-}
-
-// id returns a new random id, or, for a write with an id seed, one derived
-// from the seed and parts.
-func (s *Service) id(w write, parts ...string) string {
-	if w.idSeed == "" {
-		return NewID()
-	}
-	sum := sha256.Sum256([]byte(w.idSeed + "\x00" + strings.Join(parts, "\x00")))
-	b := sum[:16]
-	b[6] = b[6]&0x0f | 0x50 // version 5: name-based
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-func cloneMetadata(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

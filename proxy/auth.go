@@ -40,7 +40,7 @@ func (s *Server) clientKey(c *gin.Context) {
 	if key == "" && s.opts.UpstreamAPIKey != "" {
 		key, _ = strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
 	}
-	if !matchKey(key, s.opts.ClientKeys) {
+	if !MatchKey(key, s.opts.ClientKeys) {
 		where := HeaderKey
 		if s.opts.UpstreamAPIKey != "" {
 			where += " or Authorization: Bearer"
@@ -49,8 +49,9 @@ func (s *Server) clientKey(c *gin.Context) {
 	}
 }
 
-// matchKey compares key with every configured key in constant time.
-func matchKey(key string, keys []string) bool {
+// MatchKey reports whether key is one of keys. It compares key with every
+// one in constant time, so that timing tells a caller nothing of a key.
+func MatchKey(key string, keys []string) bool {
 	ok := 0
 	for _, k := range keys {
 		ok |= subtle.ConstantTimeCompare([]byte(key), []byte(k))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/memproxy/memproxy/injector"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -115,8 +116,10 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 			return
 		}
 
-		body, ok := s.readBody(c, writeError)
-		if !ok {
+		body, err := ReadBody(c, s.opts.MaxBodyBytes)
+		var refused *BodyError
+		if errors.As(err, &refused) {
+			writeError(c, refused.Status, refused.Code, refused.Msg)
 			return
 		}
 		// A body the sidecar cannot read reliably goes upstream as it is:
@@ -138,7 +141,7 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 		}
 		defer release()
 		if shapeErr != nil {
-			s.log.Info("request not readable for memory", "request_id", requestID(c), "err", shapeErr)
+			s.log.InfoContext(c.Request.Context(), "request not readable for memory", "err", shapeErr)
 			s.forward(c, body, &reqState{status: "failed-open: request shape"})
 			return
 		}
@@ -149,27 +152,30 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 		if mode.reads() {
 			body, st.status, st.injected = s.remember(c, st, a, body, id, text, pol)
 		}
-		learn := mode.writes() && pol.Learn.Enabled && s.opts.Learner != nil && id.UserID != "" && len(text.New) > 0
-		if acc, ok := s.opts.Learner.(accepter); learn && ok {
+		learns := mode.writes() && pol.Learn.Enabled && s.opts.Learner != nil && id.UserID != "" && len(text.New) > 0
+		if acc, ok := s.opts.Learner.(accepter); learns && ok {
 			if err := acc.Accepting(); err != nil {
 				st.learning = "failed-open: " + learnReason(err)
-				s.log.Warn("turn will not be learned", "request_id", requestID(c), "err", err)
-				learn = false
+				s.log.WarnContext(c.Request.Context(), "turn will not be learned", "err", err)
+				learns = false
 			}
 		}
 		switch {
-		case learn:
+		case learns:
 			s.opts.Metrics.learned("on")
 		case st.learning == "off":
 			s.opts.Metrics.learned("off")
 		default:
 			s.opts.Metrics.learned("failed_open")
 		}
-		if learn {
+		if learns {
 			st.learning = "on"
 			st.tee = &turnTee{
 				api: a, learner: s.opts.Learner, log: s.log, pending: &s.handoffs,
-				turn: memory.Turn{ID: requestID(c), Identity: id, UserMessages: text.New},
+				// The answer is learned from after the request is over: its
+				// log lines keep the request's id, not its cancellation.
+				ctx:  context.WithoutCancel(c.Request.Context()),
+				turn: learn.Turn{ID: turnID(c), Identity: id, UserMessages: text.New},
 			}
 			// Counted from now, before any byte reaches the client, so that
 			// WaitHandoffs after the response cannot miss this turn.
@@ -210,7 +216,7 @@ func (s *Server) remember(c *gin.Context, st *reqState, a api, body []byte, id m
 		reason := failReason(err)
 		st.timing = fmt.Sprintf("recall;dur=%.3f", ms(time.Since(start)))
 		s.opts.Metrics.recalled("failed_"+strings.ReplaceAll(reason, " ", "_"), time.Since(start), 0, 0)
-		s.log.Warn("recall failed open", "request_id", requestID(c), "reason", reason, "err", err)
+		s.log.WarnContext(c.Request.Context(), "recall failed open", "reason", reason, "err", err)
 		return body, "failed-open: " + reason, 0
 	}
 	injectStart := time.Now()
@@ -223,7 +229,7 @@ func (s *Server) remember(c *gin.Context, st *reqState, a api, body []byte, id m
 	out, err := a.inject(body, block)
 	if err != nil {
 		s.opts.Metrics.recalled("failed_request_shape", time.Since(start), 0, 0)
-		s.log.Warn("memory block not placed", "request_id", requestID(c), "err", err)
+		s.log.WarnContext(c.Request.Context(), "memory block not placed", "err", err)
 		return body, "failed-open: request shape", 0
 	}
 	s.opts.Metrics.recalled("injected", time.Since(start), res.Injected, res.Tokens)
@@ -269,9 +275,9 @@ func (s *Server) recall(ctx context.Context, req memory.RecallRequest) (memory.R
 // learnReason names why a turn cannot be queued, for X-Memory-Learning.
 func learnReason(err error) string {
 	switch {
-	case errors.Is(err, memory.ErrQueueFull):
+	case errors.Is(err, learn.ErrQueueFull):
 		return "outbox full"
-	case errors.Is(err, memory.ErrOutboxClosed):
+	case errors.Is(err, learn.ErrOutboxClosed):
 		return "outbox closed"
 	}
 	return "outbox error"
@@ -311,15 +317,23 @@ func memoriesOf(r memory.Recalled) injector.Memories {
 	return injector.Memories{Persona: texts(r.Persona), User: texts(r.User), Relationship: texts(r.Relationship), Run: texts(r.Run)}
 }
 
-// readBody reads the whole request body, refusing one over MaxBodyBytes
-// with 413. Refusals are written by fail, in the shape of the route's API.
-// It reports whether the handler should go on.
-func (s *Server) readBody(c *gin.Context, fail func(c *gin.Context, status int, code, msg string)) ([]byte, bool) {
-	r, limit := c.Request, s.opts.MaxBodyBytes
+// A BodyError is a request body the sidecar refuses: larger than its
+// limit (413) or broken off (400). Each API answers it in its own shape.
+type BodyError struct {
+	Status int
+	Code   string // request_too_large or invalid_body
+	Msg    string
+}
+
+func (e *BodyError) Error() string { return e.Msg }
+
+// ReadBody reads the whole body of c's request, refusing one over limit
+// bytes with a *BodyError.
+func ReadBody(c *gin.Context, limit int64) ([]byte, error) {
+	r := c.Request
 	if r.ContentLength > limit {
-		fail(c, http.StatusRequestEntityTooLarge, "request_too_large",
-			fmt.Sprintf("request body is %d bytes; the limit is %d", r.ContentLength, limit))
-		return nil, false
+		return nil, &BodyError{http.StatusRequestEntityTooLarge, "request_too_large",
+			fmt.Sprintf("request body is %d bytes; the limit is %d", r.ContentLength, limit)}
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
@@ -329,14 +343,12 @@ func (s *Server) readBody(c *gin.Context, fail func(c *gin.Context, status int, 
 	if _, err := buf.ReadFrom(http.MaxBytesReader(c.Writer, r.Body, limit)); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			fail(c, http.StatusRequestEntityTooLarge, "request_too_large",
-				fmt.Sprintf("request body is larger than the limit of %d bytes", limit))
-			return nil, false
+			return nil, &BodyError{http.StatusRequestEntityTooLarge, "request_too_large",
+				fmt.Sprintf("request body is larger than the limit of %d bytes", limit)}
 		}
-		fail(c, http.StatusBadRequest, "invalid_body", "reading request body: "+err.Error())
-		return nil, false
+		return nil, &BodyError{http.StatusBadRequest, "invalid_body", "reading request body: " + err.Error()}
 	}
-	return buf.Bytes(), true
+	return buf.Bytes(), nil
 }
 
 // forward sends body upstream in place of the request's own, streaming the

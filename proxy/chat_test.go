@@ -1,7 +1,13 @@
 package proxy
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,10 +25,10 @@ const (
 )
 
 func fitcoach(h *harness) {
-	h.add(persona, memory.Scope{AgentID: "fitcoach_v1"}, nil)
-	h.add(goal, memory.Scope{UserID: "sarah"}, nil)
-	h.add(joke, memory.Scope{UserID: "sarah"}, map[string]any{"agent_id": "fitcoach_v1", "type": "relationship"})
-	h.add(mikePR, memory.Scope{UserID: "mike"}, nil)
+	h.Add(persona, memory.Scope{AgentID: "fitcoach_v1"}, nil)
+	h.Add(goal, memory.Scope{UserID: "sarah"}, nil)
+	h.Add(joke, memory.Scope{UserID: "sarah"}, map[string]any{"agent_id": "fitcoach_v1", "type": "relationship"})
+	h.Add(mikePR, memory.Scope{UserID: "mike"}, nil)
 }
 
 // TestInjection proves the block lands where each request shape keeps its
@@ -91,7 +97,7 @@ func TestInjection(t *testing.T) {
 			h := newHarness(t)
 			fitcoach(h)
 			hdr := with(ids("sarah", "fitcoach_v1"), "X-Memory-Run-Id", "run-1", "X-Memory-Mode", "read", "Authorization", "Bearer sk-client")
-			resp, _ := h.do("POST", tt.path, tt.body, hdr)
+			resp, _ := h.Do("POST", tt.path, tt.body, hdr)
 			if resp.StatusCode != 200 {
 				t.Fatalf("status %d", resp.StatusCode)
 			}
@@ -105,7 +111,7 @@ func TestInjection(t *testing.T) {
 				!strings.Contains(st, "memproxy-search;dur=") || !strings.Contains(st, "memproxy-inject;dur=") {
 				t.Errorf("Server-Timing = %q, want the embed, search and inject stages", st)
 			}
-			got := h.received(tt.path)
+			got := h.Received(tt.path)
 			inserted, ok := oneInsertion([]byte(tt.body), got.Body)
 			if !ok {
 				t.Fatalf("upstream body is not the client's with one insertion:\nsent %s\n got %s", tt.body, got.Body)
@@ -139,13 +145,13 @@ func TestNoIdentityIsPassthrough(t *testing.T) {
 	h := newHarness(t)
 	fitcoach(h)
 	body := "{ \"model\" : \"gpt-4o-mini\",\n \"messages\": [{\"role\":\"user\",\"content\":\"caf\\u00e9\"}], \"n\": 1.0e0 }"
-	resp, respBody := h.do("POST", "/v1/chat/completions?trace=1", body, map[string]string{
+	resp, respBody := h.Do("POST", "/v1/chat/completions?trace=1", body, map[string]string{
 		"Authorization": "Bearer sk-client", "OpenAI-Organization": "org-1", "X-Custom": "kept", "X-Memory-Mode": "on",
 	})
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, respBody)
 	}
-	got := h.received("/v1/chat/completions")
+	got := h.Received("/v1/chat/completions")
 	if string(got.Body) != body {
 		t.Errorf("upstream body differs:\nsent %q\n got %q", body, got.Body)
 	}
@@ -179,8 +185,8 @@ func TestOtherPathsArePassedThrough(t *testing.T) {
 		{"POST", "/v1/chat/completions/", `{}`}, // trailing slash: not ours, not redirected
 		{"DELETE", "/v1/responses/resp_1", ""},
 	} {
-		resp, _ := h.do(tt.method, tt.path, tt.body, ids("sarah", "fitcoach_v1"))
-		got := h.received(strings.TrimSuffix(tt.path, "?"))
+		resp, _ := h.Do(tt.method, tt.path, tt.body, ids("sarah", "fitcoach_v1"))
+		got := h.Received(strings.TrimSuffix(tt.path, "?"))
 		if got.Method != tt.method || string(got.Body) != tt.body {
 			t.Errorf("%s %s: upstream got %s with body %q", tt.method, tt.path, got.Method, got.Body)
 		}
@@ -204,11 +210,11 @@ func TestIdentityAliasesAndBodyFallback(t *testing.T) {
 	fitcoach(h)
 	body := `{"model":"m","messages":[{"role":"user","content":"Just finished my run!"}]}`
 	for _, alias := range []string{"x-sm-user-id", "Helicone-User-Id"} {
-		resp, _ := h.do("POST", "/v1/chat/completions", body, map[string]string{alias: "sarah", "X-Memory-Mode": "read"})
+		resp, _ := h.Do("POST", "/v1/chat/completions", body, map[string]string{alias: "sarah", "X-Memory-Mode": "read"})
 		if resp.Header.Get(HeaderStatus) != "injected" {
 			t.Errorf("%s: status %q, want injected", alias, resp.Header.Get(HeaderStatus))
 		}
-		got := h.received("/v1/chat/completions")
+		got := h.Received("/v1/chat/completions")
 		if got.Header.Get(alias) != "" {
 			t.Errorf("alias %s reached the upstream", alias)
 		}
@@ -217,11 +223,11 @@ func TestIdentityAliasesAndBodyFallback(t *testing.T) {
 		}
 	}
 	// The body's user field, when no header names one.
-	resp, _ := h.do("POST", "/v1/chat/completions", `{"model":"m","user":"sarah","messages":[{"role":"user","content":"hi there, how is it going"}]}`, map[string]string{"X-Memory-Mode": "read"})
+	resp, _ := h.Do("POST", "/v1/chat/completions", `{"model":"m","user":"sarah","messages":[{"role":"user","content":"hi there, how is it going"}]}`, map[string]string{"X-Memory-Mode": "read"})
 	if resp.Header.Get(HeaderStatus) != "injected" {
 		t.Errorf("body user: status %q, want injected", resp.Header.Get(HeaderStatus))
 	}
-	got := h.received("/v1/chat/completions")
+	got := h.Received("/v1/chat/completions")
 	if gjson.GetBytes(got.Body, "user").String() != "sarah" {
 		t.Errorf("the body's user field must reach the upstream unchanged")
 	}
@@ -249,16 +255,16 @@ func TestModes(t *testing.T) {
 			if tt.mode != "" {
 				hdr["X-Memory-Mode"] = tt.mode
 			}
-			resp, _ := h.do("POST", "/v1/chat/completions", body, hdr)
+			resp, _ := h.Do("POST", "/v1/chat/completions", body, hdr)
 			if resp.Header.Get(HeaderStatus) != tt.wantStatus {
 				t.Errorf("status = %q, want %q", resp.Header.Get(HeaderStatus), tt.wantStatus)
 			}
-			got := h.received("/v1/chat/completions")
+			got := h.Received("/v1/chat/completions")
 			if in := strings.Contains(string(got.Body), "memproxy-memories"); in != tt.wantInBody {
 				t.Errorf("block in upstream body = %v, want %v", in, tt.wantInBody)
 			}
-			h.settle()
-			learned := h.memories(memory.And(memory.UserFilter("sarah"), memory.Eq(memory.FieldText, "I now run 10K every Sunday morning.")), 0)
+			h.Settle()
+			learned := h.Memories(memory.And(memory.UserFilter("sarah"), memory.Eq(memory.FieldText, "I now run 10K every Sunday morning.")))
 			if (len(learned) == 1) != tt.wantLearned {
 				t.Errorf("learned %d memories, want learned=%v", len(learned), tt.wantLearned)
 			}
@@ -285,8 +291,8 @@ func TestBadRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := len(h.up.Requests())
-			resp, body := h.do("POST", "/v1/chat/completions", tt.body, tt.header)
+			before := len(h.Up.Requests())
+			resp, body := h.Do("POST", "/v1/chat/completions", tt.body, tt.header)
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.wantStatus, body)
 			}
@@ -294,7 +300,7 @@ func TestBadRequests(t *testing.T) {
 			if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Code != tt.wantCode || !strings.HasPrefix(e.Error.Message, "memproxy: ") {
 				t.Errorf("error body %s, want code %s in the OpenAI error shape", body, tt.wantCode)
 			}
-			if len(h.up.Requests()) != before {
+			if len(h.Up.Requests()) != before {
 				t.Errorf("a refused request reached the upstream")
 			}
 		})
@@ -306,17 +312,17 @@ func TestBadRequests(t *testing.T) {
 func TestHostileIDsAreIsolated(t *testing.T) {
 	h := newHarness(t)
 	hostile := []string{`x" or user_id != "`, `sarah"`, `sarah' OR '1'='1`, `*`, `%`, `\`, `sarah\"`, "sàràh ☃", `user_id == "sarah"`}
-	h.add(goal, memory.Scope{UserID: "sarah"}, nil)
+	h.Add(goal, memory.Scope{UserID: "sarah"}, nil)
 	for i, id := range hostile {
-		h.add("secret number "+string(rune('A'+i))+" of this hostile user", memory.Scope{UserID: id}, nil)
+		h.Add("secret number "+string(rune('A'+i))+" of this hostile user", memory.Scope{UserID: id}, nil)
 	}
 	body := `{"model":"m","messages":[{"role":"user","content":"what do you know about me? secret number"}]}`
 	for i, id := range hostile {
-		resp, _ := h.do("POST", "/v1/chat/completions", body, with(ids(id, ""), "X-Memory-Mode", "read"))
+		resp, _ := h.Do("POST", "/v1/chat/completions", body, with(ids(id, ""), "X-Memory-Mode", "read"))
 		if resp.StatusCode != 200 {
 			t.Fatalf("id %q: status %d", id, resp.StatusCode)
 		}
-		got := string(h.received("/v1/chat/completions").Body)
+		got := string(h.Received("/v1/chat/completions").Body)
 		if strings.Contains(got, "half marathon") {
 			t.Errorf("id %q read Sarah's memory", id)
 		}
@@ -334,12 +340,12 @@ func TestHostileIDsAreIsolated(t *testing.T) {
 
 func TestUpstreamAPIKeyReplacesAuthorization(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.UpstreamAPIKey = "sk-sidecar" })
-	h.do("POST", "/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`, with(ids("sarah", ""), "Authorization", "Bearer sk-client"))
-	if got := h.received("/v1/chat/completions").Header.Get("Authorization"); got != "Bearer sk-sidecar" {
+	h.Do("POST", "/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`, with(ids("sarah", ""), "Authorization", "Bearer sk-client"))
+	if got := h.Received("/v1/chat/completions").Header.Get("Authorization"); got != "Bearer sk-sidecar" {
 		t.Errorf("upstream Authorization = %q, want the configured key", got)
 	}
-	h.do("GET", "/v1/models", "", map[string]string{"Authorization": "Bearer sk-client"})
-	if got := h.received("/v1/models").Header.Get("Authorization"); got != "Bearer sk-sidecar" {
+	h.Do("GET", "/v1/models", "", map[string]string{"Authorization": "Bearer sk-client"})
+	if got := h.Received("/v1/models").Header.Get("Authorization"); got != "Bearer sk-sidecar" {
 		t.Errorf("passthrough Authorization = %q, want the configured key", got)
 	}
 }
@@ -369,8 +375,8 @@ func TestTarget(t *testing.T) {
 // user's next message; nothing new is learned.
 func TestRecalledMemoriesAreNotLearnedAgain(t *testing.T) {
 	h := newHarness(t)
-	h.add(goal, memory.Scope{UserID: "sarah"}, nil)
-	h.up.Hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
+	h.Add(goal, memory.Scope{UserID: "sarah"}, nil)
+	h.Up.Hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
 		if r.URL.Path != "/v1/chat/completions" {
 			return false
 		}
@@ -383,7 +389,7 @@ func TestRecalledMemoriesAreNotLearnedAgain(t *testing.T) {
 		w.Write(resp)
 		return true
 	}
-	resp, answer := h.do("POST", "/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"Just finished my run!"}]}`, ids("sarah", "fitcoach_v1"))
+	resp, answer := h.Do("POST", "/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"Just finished my run!"}]}`, ids("sarah", "fitcoach_v1"))
 	if resp.Header.Get(HeaderStatus) != "injected" || !strings.Contains(answer, "memproxy-memories") {
 		t.Fatalf("setup: the answer should echo the block: %s", answer)
 	}
@@ -392,10 +398,10 @@ func TestRecalledMemoriesAreNotLearnedAgain(t *testing.T) {
 		map[string]any{"role": "assistant", "content": echo},
 		map[string]any{"role": "user", "content": "As you said:\n" + echo},
 	}})
-	h.do("POST", "/v1/chat/completions", string(b), ids("sarah", "fitcoach_v1"))
-	h.settle()
+	h.Do("POST", "/v1/chat/completions", string(b), ids("sarah", "fitcoach_v1"))
+	h.Settle()
 	goals := 0
-	for _, m := range h.memories(memory.UserFilter("sarah"), 0) {
+	for _, m := range h.Memories(memory.UserFilter("sarah")) {
 		if strings.Contains(m.Text, "memproxy") || strings.Contains(m.Text, "recalled") || strings.Contains(m.Text, "persona") {
 			t.Errorf("learned text of the memory block: %q", m.Text)
 		}
@@ -405,5 +411,112 @@ func TestRecalledMemoriesAreNotLearnedAgain(t *testing.T) {
 	}
 	if goals != 1 {
 		t.Errorf("the recalled goal is stored %d times, want once", goals)
+	}
+}
+
+// TestUnreadableBodiesFailOpen: a body the sidecar cannot read reliably
+// goes upstream untouched, the header says why, and nothing is learned.
+func TestUnreadableBodiesFailOpen(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`{"model":"m","messages":[{"role":"user","content":"I keep bees."}]}`))
+	zw.Close()
+	tests := []struct {
+		name, body, status string
+		header             map[string]string
+	}{
+		{"malformed JSON", `{"messages":[`, "failed-open: request shape", nil},
+		{"duplicate messages", `{"messages":[{"role":"user","content":"I keep bees."}],"messages":[{"role":"user","content":"I keep wasps."}]}`, "failed-open: request shape", nil},
+		{"gzip body", gz.String(), "failed-open: request encoding", map[string]string{"Content-Encoding": "gzip"}},
+		{"multipart", "--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb\r\n--x--\r\n", "failed-open: request shape", map[string]string{"Content-Type": "multipart/form-data; boundary=x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			fitcoach(h)
+			hdr := ids("sarah", "fitcoach_v1")
+			for k, v := range tt.header {
+				hdr[k] = v
+			}
+			resp, _ := h.Do("POST", "/v1/chat/completions", tt.body, hdr)
+			if got := resp.Header.Get(HeaderStatus); got != tt.status {
+				t.Errorf("%s = %q, want %q", HeaderStatus, got, tt.status)
+			}
+			got := h.Received("/v1/chat/completions")
+			if string(got.Body) != tt.body {
+				t.Errorf("the upstream got %q, want the body untouched", got.Body)
+			}
+			if got.Header.Get("X-Memory-User-Id") != "" {
+				t.Errorf("identity reached the upstream")
+			}
+			h.Settle()
+			// fitcoach gave Sarah two memories; nothing more was learned.
+			if ms := h.Memories(memory.UserFilter("sarah")); len(ms) != 2 {
+				t.Errorf("learned from an unreadable body: %d memories, want 2", len(ms))
+			}
+		})
+	}
+}
+
+func TestBadModeWithoutIdentityIsPassthrough(t *testing.T) {
+	h := newHarness(t)
+	body := `{"model":"m","messages":[{"role":"user","content":"hi"}]}`
+	resp, _ := h.Do("POST", "/v1/chat/completions", body, map[string]string{"X-Memory-Mode": "bogus"})
+	if resp.StatusCode != 200 || string(h.Received("/v1/chat/completions").Body) != body {
+		t.Errorf("status %d: a request without identity must pass through whatever its mode header says", resp.StatusCode)
+	}
+}
+
+// TestChunkedAndExpectRequests: a body that arrived chunked, or with
+// Expect: 100-continue, is forwarded with its length and without Expect.
+func TestChunkedAndExpectRequests(t *testing.T) {
+	h := newHarness(t)
+	var gotTE []string
+	var gotCL int64
+	var gotExpect string
+	h.Up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+		gotTE, gotCL, gotExpect = r.TransferEncoding, r.ContentLength, r.Header.Get("Expect")
+		return false
+	}
+	body := `{"model":"m","messages":[{"role":"user","content":"hi"}]}`
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.Srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Memory-User-Id: sarah\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(body), body)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode == http.StatusContinue {
+		resp, err = http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != 200 || len(gotTE) != 0 || gotCL != int64(len(body)) || gotExpect != "" {
+		t.Errorf("status %d; upstream saw Transfer-Encoding %v, Content-Length %d, Expect %q", resp.StatusCode, gotTE, gotCL, gotExpect)
+	}
+}
+
+// TestRunScopedAgentMemoryIsNotPersona: a memory with an agent and a run
+// (and no user) belongs to that run, not to every user of the agent.
+func TestRunScopedAgentMemoryIsNotPersona(t *testing.T) {
+	h := newHarness(t)
+	h.Add(persona, memory.Scope{AgentID: "fitcoach_v1"}, nil)
+	h.Add("Sarah private: my blood test showed anemia.", memory.Scope{AgentID: "fitcoach_v1", RunID: "sarah-session-1"}, nil)
+	h.Add("App-wide agent note for one app only.", memory.Scope{AgentID: "fitcoach_v1", AppID: "other-app"}, nil)
+	h.Do("POST", "/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"blood test note app"}]}`, ids("mike", "fitcoach_v1"))
+	got := string(h.Received("/v1/chat/completions").Body)
+	if !strings.Contains(got, "FitCoach") {
+		t.Errorf("the persona is missing: %s", got)
+	}
+	for _, leak := range []string{"anemia", "App-wide"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("Mike's request carries a run- or app-scoped memory %q as persona", leak)
+		}
 	}
 }

@@ -36,18 +36,6 @@ func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, openAIError{Error: openAIErrorDetail{Message: "memproxy: " + msg, Type: typ, Code: code}})
 }
 
-// apiError is the error body of the memory API. The mem0ai Python SDK
-// shows "detail"; "error" names the kind for programs.
-type apiError struct {
-	Detail string `json:"detail"`
-	Error  string `json:"error"`
-}
-
-func writeAPIError(c *gin.Context, status int, kind, msg string) {
-	writeJSON(c.Writer, status, apiError{Detail: msg, Error: kind})
-	c.Abort()
-}
-
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -3,13 +3,11 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/memproxy/memproxy/injector"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -92,7 +90,8 @@ type explainFact struct {
 
 // Explain says which rule governs a request and what it would recall and
 // learn. recaller may be nil: then nothing is recalled. The memory API's
-// /memproxy/explain and the `memproxy policy explain` command share it.
+// /memproxy/explain (package memapi) and the `memproxy policy explain`
+// command share it.
 func Explain(ctx context.Context, src policies.Source, recaller Recaller, req ExplainRequest) Explanation {
 	pol := src.For(req.AgentID)
 	layer := func(l policies.Layer) explainLayer {
@@ -125,7 +124,7 @@ func Explain(ctx context.Context, src policies.Source, recaller Recaller, req Ex
 		e.Learn.TTL = pol.Learn.TTL.String()
 	}
 	if req.Message != "" {
-		for _, f := range memory.Preview(pol, []string{req.Message}) {
+		for _, f := range learn.Preview(pol, []string{req.Message}) {
 			e.WouldStore = append(e.WouldStore, explainFact{Memory: f.Text, Category: f.Category})
 		}
 	}
@@ -159,19 +158,4 @@ func Explain(ctx context.Context, src policies.Source, recaller Recaller, req Ex
 	e.Block, res = injector.Block(memoriesOf(rec), blockOptions(pol.Recall))
 	e.BlockTokens = res.Tokens
 	return e
-}
-
-// explain serves GET /memproxy/explain?agent_id=&user_id=&run_id=&query=&message=.
-func (s *Server) explain(c *gin.Context) {
-	req := ExplainRequest{
-		AgentID: c.Query("agent_id"), UserID: c.Query("user_id"), RunID: c.Query("run_id"),
-		Query: c.Query("query"), Message: c.Query("message"),
-	}
-	for _, v := range []string{req.AgentID, req.UserID, req.RunID} {
-		if err := checkID(v); err != nil {
-			writeAPIError(c, http.StatusBadRequest, "invalid_request", err.Error())
-			return
-		}
-	}
-	c.JSON(http.StatusOK, Explain(c.Request.Context(), s.opts.Policies, s.opts.Recaller, req))
 }

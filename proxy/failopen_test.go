@@ -7,15 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memproxy/memproxy/internal/sidecartest"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 )
-
-// brokenStore fails every search; the rest works.
-type brokenStore struct{ memory.Store }
-
-func (brokenStore) Search(context.Context, memory.SearchRequest) ([]memory.Hit, error) {
-	return nil, errors.New("connection refused")
-}
 
 // slowStore answers searches after a delay, honouring its context.
 type slowStore struct {
@@ -64,16 +59,16 @@ func TestMemoryFailureFailsOpen(t *testing.T) {
 		slow       bool // the failure takes the whole budget
 	}{
 		{"store erroring", func(h *harness) Recaller {
-			return &memory.Retriever{Store: brokenStore{h.store}, Embedder: h.embedder}
+			return &memory.Retriever{Store: sidecartest.BrokenStore{Store: h.Store}, Embedder: h.Embedder}
 		}, "failed-open: store error", false},
 		{"store slow", func(h *harness) Recaller {
-			return &memory.Retriever{Store: slowStore{h.store, time.Second}, Embedder: h.embedder}
+			return &memory.Retriever{Store: slowStore{h.Store, time.Second}, Embedder: h.Embedder}
 		}, "failed-open: timeout", true},
 		{"embedder hanging", func(h *harness) Recaller {
-			return &memory.Retriever{Store: h.store, Embedder: hungEmbedder{h.embedder, release}}
+			return &memory.Retriever{Store: h.Store, Embedder: hungEmbedder{h.Embedder, release}}
 		}, "failed-open: timeout", true},
 		{"embedder erroring", func(h *harness) Recaller {
-			return &memory.Retriever{Store: h.store, Embedder: failingEmbedder{h.embedder}}
+			return &memory.Retriever{Store: h.Store, Embedder: failingEmbedder{h.Embedder}}
 		}, "failed-open: embedder error", false},
 	}
 	body := `{"model":"m","messages":[{"role":"user","content":"Just finished my run!"}]}`
@@ -83,10 +78,10 @@ func TestMemoryFailureFailsOpen(t *testing.T) {
 			fitcoach(h)
 			h.server.opts.Recaller = tt.recaller(h)
 			// Warm up the connections so that the timing measures memory alone.
-			h.do("GET", "/v1/models", "", nil)
+			h.Do("GET", "/v1/models", "", nil)
 
 			start := time.Now()
-			resp, got := h.do("POST", "/v1/chat/completions", body, ids("sarah", "fitcoach_v1"))
+			resp, got := h.Do("POST", "/v1/chat/completions", body, ids("sarah", "fitcoach_v1"))
 			elapsed := time.Since(start)
 			if resp.StatusCode != 200 || !strings.Contains(got, "You said") {
 				t.Fatalf("the chat call failed: %d %s", resp.StatusCode, got)
@@ -97,7 +92,7 @@ func TestMemoryFailureFailsOpen(t *testing.T) {
 			if resp.Header.Get(HeaderInjected) != "0" {
 				t.Errorf("%s = %q, want 0", HeaderInjected, resp.Header.Get(HeaderInjected))
 			}
-			if strings.Contains(string(h.received("/v1/chat/completions").Body), "memproxy-memories") {
+			if strings.Contains(string(h.Received("/v1/chat/completions").Body), "memproxy-memories") {
 				t.Errorf("a block reached the upstream despite the failure")
 			}
 			// Within the budget plus a few ms (more slack under the race
@@ -122,13 +117,13 @@ func TestMemoryFailureFailsOpen(t *testing.T) {
 // chat call nothing.
 func TestLearningFailureIsInvisible(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.Learner = fullQueue{} })
-	resp, got := h.do("POST", "/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"I like tea."}]}`, ids("sarah", ""))
+	resp, got := h.Do("POST", "/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"I like tea."}]}`, ids("sarah", ""))
 	if resp.StatusCode != 200 || !strings.Contains(got, "You said") {
 		t.Fatalf("chat failed: %d %s", resp.StatusCode, got)
 	}
-	h.settle()
+	h.Settle()
 }
 
 type fullQueue struct{}
 
-func (fullQueue) Enqueue(memory.Turn) error { return memory.ErrQueueFull }
+func (fullQueue) Enqueue(learn.Turn) error { return learn.ErrQueueFull }

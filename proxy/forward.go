@@ -17,10 +17,11 @@ import (
 // path, query and body (streamed, not read), identity headers removed.
 func (s *Server) passthrough(c *gin.Context) {
 	if ownPath(c.Request.URL.Path) {
-		s.apiAuth(c)
-		if !c.IsAborted() {
-			writeAPIError(c, http.StatusNotImplemented, "not_implemented",
-				"memproxy does not serve "+c.Request.Method+" "+c.Request.URL.Path+" (yet); it is not forwarded upstream")
+		if s.opts.API != nil {
+			s.opts.API.Unserved(c)
+		} else {
+			writeError(c, http.StatusNotFound, "not_found",
+				"this sidecar serves no memory API; "+c.Request.URL.Path+" is not forwarded upstream")
 		}
 		return
 	}
@@ -178,6 +179,6 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, err error
 	if st != nil {
 		st.setHeaders(w.Header())
 	}
-	s.log.Warn("upstream request failed", "request_id", w.Header().Get(HeaderRequestID), "url", r.URL.Redacted(), "err", err)
+	s.log.WarnContext(r.Context(), "upstream request failed", "url", r.URL.Redacted(), "err", err)
 	writeJSONError(w, http.StatusBadGateway, "upstream_unreachable", "could not reach the upstream: "+err.Error())
 }

@@ -111,7 +111,7 @@ func (ir *identityReader) userFromBody(body []byte) (string, error) {
 	}
 	for _, key := range []string{"user", "safety_identifier"} {
 		if v := gjson.GetBytes(body, key); v.Type == gjson.String && v.Str != "" {
-			if err := checkID(v.Str); err != nil {
+			if err := CheckID(v.Str); err != nil {
 				return "", fmt.Errorf("body field %s: %w", key, err)
 			}
 			return v.Str, nil
@@ -143,7 +143,7 @@ func first(h http.Header, names []string) (string, error) {
 		if len(vs) > 1 {
 			return "", fmt.Errorf("%s: sent %d times; send it once", n, len(vs))
 		}
-		if err := checkID(vs[0]); err != nil {
+		if err := CheckID(vs[0]); err != nil {
 			return "", fmt.Errorf("%s: %w", n, err)
 		}
 		return vs[0], nil
@@ -160,12 +160,13 @@ func headerNamed(h http.Header, names []string) string {
 	return names[0]
 }
 
-// checkID accepts any printable UTF-8 text up to maxIDBytes. Ids are never
+// CheckID accepts an id of a user, agent, run or app, from a header or the
+// memory API: any printable UTF-8 text up to maxIDBytes. Ids are never
 // interpreted: stores compare them as opaque values, so quotes, operators
 // and the like are harmless; control characters (C0, DEL, C1), line and
 // paragraph separators and broken encodings are refused because no
 // legitimate id has them and logs should not carry them.
-func checkID(s string) error {
+func CheckID(s string) error {
 	if len(s) > maxIDBytes {
 		return fmt.Errorf("id is %d bytes long; at most %d", len(s), maxIDBytes)
 	}

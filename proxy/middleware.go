@@ -1,8 +1,6 @@
 package proxy
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -10,26 +8,41 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/memproxy/memproxy/internal/requestid"
 )
 
 const (
-	requestIDKey = "memproxy.request_id"
-	startKey     = "memproxy.start"
+	startKey    = "memproxy.start"
+	clientIDKey = "memproxy.client_request_id"
 )
 
-// requestID gives every request an id, returned in X-Memory-Request-Id and
-// carried by its log lines and its learned memories.
+// requestID gives every request an id: the client's X-Request-Id when it
+// is sane, else a new one. The id goes into the request's context, where
+// the logger finds it (see requestid.NewHandler), and back to the client
+// in X-Memory-Request-Id.
 func (s *Server) requestID(c *gin.Context) {
-	var b [12]byte
-	rand.Read(b[:])
-	id := "req_" + hex.EncodeToString(b[:])
-	c.Set(requestIDKey, id)
+	id, fromClient := requestid.FromHeader(c.Request.Header)
+	c.Request = c.Request.WithContext(requestid.NewContext(c.Request.Context(), id))
+	c.Set(clientIDKey, fromClient)
 	c.Set(startKey, time.Now())
 	c.Writer.Header().Set(HeaderRequestID, id)
 	c.Next()
 }
 
-func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
+func requestID(c *gin.Context) string { return requestid.FromContext(c.Request.Context()) }
+
+// turnID is the id of the turn a chat request hands to the learner: the
+// request's id when the sidecar chose it, else a new one. A turn's id keys
+// its exactly-once application and seeds the ids of what is learned from
+// it, so it must be unique, and a client's id may be reused, or sent by
+// two clients alike.
+func turnID(c *gin.Context) string {
+	if c.GetBool(clientIDKey) {
+		return requestid.New()
+	}
+	return requestID(c)
+}
 
 // route names a request's route for metrics: the route's pattern, or
 // "passthrough" for a forwarded path, so that labels stay few.
@@ -53,7 +66,7 @@ func (s *Server) recovery(c *gin.Context) {
 		if v == http.ErrAbortHandler {
 			panic(v)
 		}
-		s.log.Error("panic serving request", "request_id", requestID(c), "panic", v, "stack", string(debug.Stack()))
+		s.log.ErrorContext(c.Request.Context(), "panic serving request", "panic", v, "stack", string(debug.Stack()))
 		if !c.Writer.Written() {
 			writeError(c, http.StatusInternalServerError, "internal_error", "internal error")
 		}
@@ -76,7 +89,6 @@ func (s *Server) accessLog(c *gin.Context) {
 		}
 		h := c.Writer.Header()
 		s.log.LogAttrs(c.Request.Context(), level, "request",
-			slog.String("request_id", requestID(c)),
 			slog.String("method", c.Request.Method),
 			slog.String("path", c.Request.URL.Path),
 			slog.Int("status", c.Writer.Status()),

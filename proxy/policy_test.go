@@ -16,6 +16,7 @@ import (
 	"github.com/memproxy/memproxy/injector"
 	"github.com/memproxy/memproxy/internal/piicorpus"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -38,8 +39,8 @@ func withPolicies(src policies.Source) func(*Options) {
 
 // block returns the memory block the upstream received last.
 func (h *harness) block() string {
-	h.t.Helper()
-	body := h.received("/v1/chat/completions").Body
+	h.T.Helper()
+	body := h.Received("/v1/chat/completions").Body
 	var block string
 	gjson.GetBytes(body, "messages").ForEach(func(_, m gjson.Result) bool {
 		if c := m.Get("content").String(); strings.Contains(c, "<memproxy-memories>") {
@@ -59,12 +60,12 @@ func chatBody(text string) string {
 // TestPolicyNotesApp: user memories only, newest first.
 func TestPolicyNotesApp(t *testing.T) {
 	h := newHarness(t, withPolicies(examplePolicy(t, "notes-app.yaml")))
-	h.add("I am a notes assistant.", memory.Scope{AgentID: "notes"}, nil)
+	h.Add("I am a notes assistant.", memory.Scope{AgentID: "notes"}, nil)
 	for i := range 25 {
-		h.add(fmt.Sprintf("Note %02d: buy item %d", i, i), memory.Scope{UserID: "ana"}, nil)
+		h.Add(fmt.Sprintf("Note %02d: buy item %d", i, i), memory.Scope{UserID: "ana"}, nil)
 		time.Sleep(time.Millisecond) // distinct creation times
 	}
-	h.do("POST", "/v1/chat/completions", chatBody("What did I note about item 3?"), ids("ana", ""))
+	h.Do("POST", "/v1/chat/completions", chatBody("What did I note about item 3?"), ids("ana", ""))
 	block := h.block()
 	if !strings.Contains(block, "The user's notes, newest first:") || !strings.Contains(block, "Note 24") || strings.Contains(block, "Note 04") {
 		t.Errorf("want the 20 newest notes (24 down to 05) whatever the query:\n%s", block)
@@ -73,12 +74,12 @@ func TestPolicyNotesApp(t *testing.T) {
 		t.Errorf("newest first:\n%s", block)
 	}
 	// Even when a request names an agent, the persona layer is off.
-	h.do("POST", "/v1/chat/completions", chatBody("hi there friend"), ids("ana", "notes"))
+	h.Do("POST", "/v1/chat/completions", chatBody("hi there friend"), ids("ana", "notes"))
 	if strings.Contains(h.block(), "notes assistant") {
 		t.Errorf("the notes policy recalls no persona")
 	}
-	h.do("POST", "/v1/chat/completions", chatBody("My dentist appointment is on Friday at nine."), ids("ana", ""))
-	if ms := h.memories(memory.And(memory.UserFilter("ana"), memory.Cmp(memory.FieldText, false, memory.OpContains, "dentist")), 1); len(ms) != 1 {
+	h.Do("POST", "/v1/chat/completions", chatBody("My dentist appointment is on Friday at nine."), ids("ana", ""))
+	if ms := h.Memories(memory.And(memory.UserFilter("ana"), memory.Cmp(memory.FieldText, false, memory.OpContains, "dentist"))); len(ms) != 1 {
 		t.Errorf("the notes app learns: %v", ms)
 	}
 }
@@ -88,20 +89,20 @@ func TestPolicyNotesApp(t *testing.T) {
 // asks to write.
 func TestPolicyAgentOnly(t *testing.T) {
 	h := newHarness(t, withPolicies(examplePolicy(t, "agent-only.yaml")))
-	h.add("I can calculate: arithmetic, algebra, basic calculus.", memory.Scope{AgentID: "calculator_v1"}, nil)
-	h.add("Expense reports are due on the 5th of each month.", memory.Scope{AgentID: "policy_bot_hr"}, nil)
-	h.add("Sarah's secret: she hates algebra.", memory.Scope{UserID: "sarah"}, nil)
+	h.Add("I can calculate: arithmetic, algebra, basic calculus.", memory.Scope{AgentID: "calculator_v1"}, nil)
+	h.Add("Expense reports are due on the 5th of each month.", memory.Scope{AgentID: "policy_bot_hr"}, nil)
+	h.Add("Sarah's secret: she hates algebra.", memory.Scope{UserID: "sarah"}, nil)
 	for _, agent := range []string{"calculator_v1", "policy_bot_hr"} {
 		for _, mode := range []string{"on", "write"} {
-			resp, _ := h.do("POST", "/v1/chat/completions", chatBody("I am learning algebra for my exam on Monday."), with(ids("sarah", agent), "X-Memory-Mode", mode))
+			resp, _ := h.Do("POST", "/v1/chat/completions", chatBody("I am learning algebra for my exam on Monday."), with(ids("sarah", agent), "X-Memory-Mode", mode))
 			block := h.block()
 			if mode == "on" && (resp.Header.Get(HeaderStatus) != "injected" || strings.Contains(block, "Sarah's secret")) {
 				t.Errorf("%s: status %s; block must hold the persona only:\n%s", agent, resp.Header.Get(HeaderStatus), block)
 			}
 		}
 	}
-	h.settle()
-	if ms := h.memories(memory.UserFilter("sarah"), 0); len(ms) != 1 {
+	h.Settle()
+	if ms := h.Memories(memory.UserFilter("sarah")); len(ms) != 1 {
 		t.Errorf("agent-only bots learned from Sarah: %d memories, want her 1", len(ms))
 	}
 }
@@ -111,7 +112,7 @@ func TestPolicyAgentOnly(t *testing.T) {
 func TestPolicyFitCoach(t *testing.T) {
 	h := newHarness(t, withPolicies(examplePolicy(t, "fitcoach.yaml")))
 	fitcoach(h)
-	h.do("POST", "/v1/chat/completions", chatBody("Just finished my run today!"), ids("sarah", "fitcoach_v1"))
+	h.Do("POST", "/v1/chat/completions", chatBody("Just finished my run today!"), ids("sarah", "fitcoach_v1"))
 	block := h.block()
 	for _, want := range []string{"Your persona", persona, "About the user:", goal, "Your relationship with this user:", joke} {
 		if !strings.Contains(block, want) {
@@ -119,9 +120,9 @@ func TestPolicyFitCoach(t *testing.T) {
 		}
 	}
 	before := time.Now()
-	h.do("POST", "/v1/chat/completions", chatBody("I ran 12K on Sunday morning."), ids("sarah", "fitcoach_v1"))
-	h.do("POST", "/v1/chat/completions", chatBody("I loved the new Marvel movie at the cinema."), ids("sarah", "fitcoach_v1"))
-	ms := h.memories(memory.And(memory.UserFilter("sarah"), memory.Cmp(memory.FieldText, false, memory.OpContains, "12K")), 1)
+	h.Do("POST", "/v1/chat/completions", chatBody("I ran 12K on Sunday morning."), ids("sarah", "fitcoach_v1"))
+	h.Do("POST", "/v1/chat/completions", chatBody("I loved the new Marvel movie at the cinema."), ids("sarah", "fitcoach_v1"))
+	ms := h.Memories(memory.And(memory.UserFilter("sarah"), memory.Cmp(memory.FieldText, false, memory.OpContains, "12K")))
 	if len(ms) != 1 {
 		t.Fatalf("the run was not learned")
 	}
@@ -132,8 +133,8 @@ func TestPolicyFitCoach(t *testing.T) {
 	if len(m.Categories) != 1 || m.Categories[0] != "sports" {
 		t.Errorf("categories = %v, want [sports]", m.Categories)
 	}
-	h.settle()
-	if ms := h.memories(memory.And(memory.UserFilter("sarah"), memory.Cmp(memory.FieldText, false, memory.OpContains, "Marvel")), 0); len(ms) != 0 {
+	h.Settle()
+	if ms := h.Memories(memory.And(memory.UserFilter("sarah"), memory.Cmp(memory.FieldText, false, memory.OpContains, "Marvel"))); len(ms) != 0 {
 		t.Errorf("an entertainment fact was kept against the policy: %v", ms)
 	}
 }
@@ -142,16 +143,16 @@ func TestPolicyFitCoach(t *testing.T) {
 // different recall rules and personas.
 func TestPolicyVersionedAgents(t *testing.T) {
 	h := newHarness(t, withPolicies(examplePolicy(t, "versioned-agents.yaml")))
-	h.add("I'm supportive and celebrate small wins.", memory.Scope{AgentID: "fitcoach_v1"}, nil)
-	h.add("I provide concrete metrics and percentage improvements.", memory.Scope{AgentID: "fitcoach_v2"}, nil)
-	h.add("Sarah responds best to gentle encouragement.", memory.Scope{UserID: "sarah"}, map[string]any{"agent_id": "fitcoach_v1"})
+	h.Add("I'm supportive and celebrate small wins.", memory.Scope{AgentID: "fitcoach_v1"}, nil)
+	h.Add("I provide concrete metrics and percentage improvements.", memory.Scope{AgentID: "fitcoach_v2"}, nil)
+	h.Add("Sarah responds best to gentle encouragement.", memory.Scope{UserID: "sarah"}, map[string]any{"agent_id": "fitcoach_v1"})
 	for i := range 6 {
-		h.add(fmt.Sprintf("Week %d: ran %d km", i, 10+i), memory.Scope{UserID: "sarah"}, nil)
+		h.Add(fmt.Sprintf("Week %d: ran %d km", i, 10+i), memory.Scope{UserID: "sarah"}, nil)
 		time.Sleep(time.Millisecond)
 	}
-	h.do("POST", "/v1/chat/completions", chatBody("How am I doing on my running?"), ids("sarah", "fitcoach_v1"))
+	h.Do("POST", "/v1/chat/completions", chatBody("How am I doing on my running?"), ids("sarah", "fitcoach_v1"))
 	v1 := h.block()
-	h.do("POST", "/v1/chat/completions", chatBody("How am I doing on my running?"), ids("sarah", "fitcoach_v2"))
+	h.Do("POST", "/v1/chat/completions", chatBody("How am I doing on my running?"), ids("sarah", "fitcoach_v2"))
 	v2 := h.block()
 	if !strings.Contains(v1, "(gentle, encouraging)") || !strings.Contains(v1, "celebrate small wins") || !strings.Contains(v1, "gentle encouragement") ||
 		strings.Contains(v1, "concrete metrics") {
@@ -174,15 +175,15 @@ func TestPolicyModeOverridesOnlyRestrict(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarness(t, withPolicies(set))
-	h.add(goal, memory.Scope{UserID: "sarah"}, nil)
+	h.Add(goal, memory.Scope{UserID: "sarah"}, nil)
 	for _, mode := range []string{"on", "read", "write"} {
-		resp, _ := h.do("POST", "/v1/chat/completions", chatBody("I swim every Tuesday evening."), with(ids("sarah", "quiet"), "X-Memory-Mode", mode))
+		resp, _ := h.Do("POST", "/v1/chat/completions", chatBody("I swim every Tuesday evening."), with(ids("sarah", "quiet"), "X-Memory-Mode", mode))
 		if resp.Header.Get(HeaderStatus) != "none" || strings.Contains(h.block(), "half marathon") {
 			t.Errorf("mode %s recalled past a policy with recall off", mode)
 		}
 	}
-	h.settle()
-	if ms := h.memories(memory.UserFilter("sarah"), 0); len(ms) != 1 {
+	h.Settle()
+	if ms := h.Memories(memory.UserFilter("sarah")); len(ms) != 1 {
 		t.Errorf("modes learned past a policy with learning off: %d memories", len(ms))
 	}
 }
@@ -231,12 +232,12 @@ func TestTokenBudgetHoldsForEveryRequest(t *testing.T) {
 		}
 		h := newHarness(t, withPolicies(set))
 		for _, s := range list(10) {
-			h.add(s, memory.Scope{UserID: "u"}, nil)
+			h.Add(s, memory.Scope{UserID: "u"}, nil)
 		}
 		for _, s := range list(10) {
-			h.add(s, memory.Scope{AgentID: "a"}, nil)
+			h.Add(s, memory.Scope{AgentID: "a"}, nil)
 		}
-		h.do("POST", "/v1/chat/completions", chatBody(text()), with(ids("u", "a"), "X-Memory-Mode", "read"))
+		h.Do("POST", "/v1/chat/completions", chatBody(text()), with(ids("u", "a"), "X-Memory-Mode", "read"))
 		if b := h.block(); injector.EstimateTokens(b) > budget {
 			t.Fatalf("request %d: block of %d tokens over the policy's %d", i, injector.EstimateTokens(b), budget)
 		}
@@ -273,7 +274,7 @@ func checkLayerBudget(t *testing.T, block, title string, budget int) {
 // "extractor") with every user line of the conversation as a fact, so that
 // whatever reaches the model would be stored.
 func scriptedExtractor(h *harness) {
-	h.up.Hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
+	h.Up.Hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
 		if gjson.GetBytes(body, "model").String() != "extractor" {
 			return false
 		}
@@ -320,28 +321,24 @@ func TestRedactionKeepsPIIOutOfEverything(t *testing.T) {
 			base.Learn.Mode = mode
 			base.Learn.Roles = []string{"user", "assistant"} // the assistant's echo is mined too
 			h := newHarness(t, withPolicies(policies.Static(base)))
-			llm, err := memory.NewLLMExtractor(memory.LLMConfig{BaseURL: h.upSrv.URL + "/v1", Model: "extractor"})
+			llm, err := learn.NewLLMExtractor(learn.LLMConfig{BaseURL: h.UpSrv.URL + "/v1", Model: "extractor"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			h.svc.LLM = llm
+			h.Learning.LLM = llm
 			scriptedExtractor(h)
 			for i, c := range piicorpus.Cases {
 				user := fmt.Sprintf("user-%d", i%3)
-				resp, _ := h.do("POST", "/v1/chat/completions", chatBody("For the record: "+c.Text+"."), ids(user, "coach"))
+				resp, _ := h.Do("POST", "/v1/chat/completions", chatBody("For the record: "+c.Text+"."), ids(user, "coach"))
 				if resp.StatusCode != 200 {
 					t.Fatalf("chat failed: %d", resp.StatusCode)
 				}
 			}
-			h.settle()
-			deadline := time.Now().Add(5 * time.Second)
-			for h.outbox.Stats().Pending > 0 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
-			if st := h.outbox.Stats(); st.Pending != 0 || st.Dead != 0 {
+			h.Settle()
+			if st := h.Outbox.Stats(); st.Pending != 0 || st.Dead != 0 {
 				t.Fatalf("outbox: %+v", st)
 			}
-			ms, err := h.store.List(context.Background(), memory.Filter{}, memory.Page{})
+			ms, err := h.Store.List(context.Background(), memory.Filter{}, memory.Page{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -351,13 +348,13 @@ func TestRedactionKeepsPIIOutOfEverything(t *testing.T) {
 			var stored []string
 			for _, m := range ms {
 				stored = append(stored, m.Text)
-				hs, _ := h.store.History(context.Background(), m.ID)
+				hs, _ := h.Store.History(context.Background(), m.ID)
 				for _, r := range hs {
 					stored = append(stored, r.OldText, r.NewText)
 				}
 			}
 			var sentToModel []string
-			for _, r := range h.up.Requests() {
+			for _, r := range h.Up.Requests() {
 				if gjson.GetBytes(r.Body, "model").String() == "extractor" {
 					sentToModel = append(sentToModel, string(r.Body), gjson.GetBytes(r.Body, "messages.1.content").String())
 				}
@@ -367,7 +364,7 @@ func TestRedactionKeepsPIIOutOfEverything(t *testing.T) {
 			}
 			// The outbox file, freed pages included: redaction happens before
 			// a turn is queued, so nothing secret was ever written to it.
-			disk, err := os.ReadFile(h.outboxDir + "/outbox.db")
+			disk, err := os.ReadFile(h.OutboxDir + "/outbox.db")
 			if err != nil {
 				t.Fatal(err)
 			}

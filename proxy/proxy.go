@@ -1,10 +1,12 @@
-// Package proxy owns memproxy's HTTP side: the routes, who a request is for
-// (identity headers), the memory round trip of the chat routes (recall,
-// inject, forward, tee the answer for learning), the reverse proxy for every
-// other OpenAI path, error mapping, and the handlers of the memory API.
+// Package proxy owns memproxy's chat proxy: who a request is for (identity
+// headers, client keys, limits), the memory round trip of the chat routes
+// (recall, inject, forward, tee the answer for learning), the reverse proxy
+// for every other OpenAI path, the operational endpoints, and the routing
+// of them all.
 //
 // It knows memories only through the small interfaces below; it does not
-// know how they are embedded or stored.
+// know how they are embedded or stored. The memory API plugs in as an API
+// (package memapi).
 package proxy
 
 import (
@@ -14,13 +16,13 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -31,29 +33,23 @@ type Recaller interface {
 
 // A Learner takes completed turns to learn from, without blocking.
 type Learner interface {
-	Enqueue(t memory.Turn) error
+	Enqueue(t learn.Turn) error
 }
 
-// Memories is what the memory API does (memory.Service does it).
-type Memories interface {
-	Add(ctx context.Context, req memory.AddRequest) ([]memory.Event, error)
-	Get(ctx context.Context, id string) (memory.Memory, error)
-	Search(ctx context.Context, q memory.Query) ([]memory.Hit, error)
-	List(ctx context.Context, f memory.Filter, page memory.Page) ([]memory.Memory, int, error)
-	Update(ctx context.Context, requestID string, changes ...memory.Change) ([]memory.Memory, error)
-	Delete(ctx context.Context, ids ...string) error
-	DeleteMatching(ctx context.Context, f memory.Filter) (int, error)
-	History(ctx context.Context, id string) ([]memory.HistoryRecord, error)
-	Entities(ctx context.Context) ([]memory.Entity, error)
-	DeleteEntity(ctx context.Context, kind, name string) (int, error)
-}
-
-// Queue is the learning queue, as operators see it.
+// Queue is the learning queue, as /readyz reports it.
 type Queue interface {
-	Stats() memory.OutboxStats
-	DeadLetters() ([]memory.Entry, error)
-	Retry(seq uint64) error
-	Discard(seq uint64) error
+	Stats() learn.OutboxStats
+}
+
+// An API is a set of routes the sidecar serves itself beside the chat
+// routes: the memory API (package memapi). The sidecar's own paths (see
+// ownPath) are never forwarded upstream, served or not.
+type API interface {
+	// Register adds the API's routes to r.
+	Register(r gin.IRouter)
+	// Unserved answers a request to one of the sidecar's own paths that
+	// no route serves.
+	Unserved(c *gin.Context)
 }
 
 // Readiness reports whether the memory store can serve: nil, or why not.
@@ -77,12 +73,11 @@ type Options struct {
 	Recaller Recaller
 	// Learner may be nil: nothing is learned.
 	Learner Learner
-	// Memories may be nil: the memory API answers 503.
-	Memories Memories
-	// Queue may be nil: the queue endpoints answer 503.
+	// Queue may be nil: /readyz does not report it.
 	Queue Queue
-	// APIKeys open the memory API.
-	APIKeys []string
+	// API may be nil: the sidecar's own paths other than the chat and
+	// operational routes answer 404.
+	API API
 	// ClientKeys, when set, are required of every chat and forwarded
 	// request (see HeaderKey).
 	ClientKeys []string
@@ -116,8 +111,6 @@ type Server struct {
 	limits   *limiter
 	proxy    *httputil.ReverseProxy
 	engine   *gin.Engine
-	// events are the recent adds, for GET /v1/event/{id}/.
-	events eventLog
 	// handoffs counts the turns of requests in progress and of answers
 	// being handed to the Learner; WaitHandoffs waits for them.
 	handoffs counter
@@ -264,53 +257,11 @@ func (s *Server) routes() *gin.Engine {
 		e.GET("/metrics", gin.WrapH(s.opts.MetricsHandler))
 	}
 
-	e.GET("/memproxy/openapi.json", s.openAPI)
-
-	api := e.Group("", s.apiAuth)
-	for _, p := range []string{"/v1/ping/", "/v1/ping"} {
-		api.GET(p, s.ping)
+	if s.opts.API != nil {
+		s.opts.API.Register(e)
 	}
-	mem := api.Group("", s.needMemories)
-	for _, r := range memoryRoutes {
-		for _, p := range []string{r.path, strings.TrimSuffix(r.path, "/")} {
-			mem.Handle(r.method, p, func(c *gin.Context) { r.handle(s, c) })
-		}
-	}
-	// memproxy's own operator endpoints, outside /v1 so that they can
-	// never shadow an upstream path.
-	api.GET("/memproxy/outbox", s.outbox)
-	api.POST("/memproxy/outbox/dead/:seq/retry", s.retryDead)
-	api.DELETE("/memproxy/outbox/dead/:seq", s.discardDead)
-	api.GET("/memproxy/explain", s.explain)
-
 	e.NoRoute(s.passthrough)
 	return e
-}
-
-// memoryRoutes are the Mem0 endpoints the sidecar serves, each also
-// without its trailing slash. The OpenAPI document describes every one
-// (a test checks).
-var memoryRoutes = []struct {
-	method, path string
-	handle       func(*Server, *gin.Context)
-}{
-	{"POST", "/v1/memories/", (*Server).addMemories},
-	{"POST", "/v3/memories/add/", (*Server).addMemories},
-	{"DELETE", "/v1/memories/", (*Server).deleteMemories},
-	{"GET", "/v1/memories/:id/", (*Server).getMemory},
-	{"PUT", "/v1/memories/:id/", (*Server).updateMemory},
-	{"DELETE", "/v1/memories/:id/", (*Server).deleteMemory},
-	{"GET", "/v1/memories/:id/history/", (*Server).memoryHistory},
-	{"POST", "/v2/memories/search/", (*Server).searchMemories},
-	{"POST", "/v3/memories/search/", (*Server).searchMemories},
-	{"POST", "/v2/memories/", (*Server).listMemories},
-	{"POST", "/v3/memories/", (*Server).listMemories},
-	{"PUT", "/v1/batch/", (*Server).batchUpdate},
-	{"DELETE", "/v1/batch/", (*Server).batchDelete},
-	{"GET", "/v1/entities/", (*Server).listEntities},
-	{"DELETE", "/v2/entities/:type/:name/", (*Server).deleteEntity},
-	{"DELETE", "/v1/entities/:type/:name/", (*Server).deleteEntity},
-	{"GET", "/v1/event/:id/", (*Server).getEvent},
 }
 
 // NewTransport returns the transport used for the upstream: keep-alive

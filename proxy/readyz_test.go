@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 type readiness func(ctx context.Context) error
@@ -62,16 +62,16 @@ func TestReadyz(t *testing.T) {
 // TestReadyzReportsTheOutbox: a full outbox is reported, and degrades.
 func TestReadyzReportsTheOutbox(t *testing.T) {
 	h := newHarness(t)
-	resp, body := h.do("GET", "/readyz", "", nil)
+	resp, body := h.Do("GET", "/readyz", "", nil)
 	if resp.StatusCode != 200 || !strings.Contains(body, `"outbox":{`) || !strings.Contains(body, `"accepting":"ok"`) || !strings.Contains(body, `"limit":100`) {
 		t.Errorf("/readyz = %d %s", resp.StatusCode, body)
 	}
 	full := fullOutbox(t)
 	h2 := newHarness(t, func(o *Options) {
 		o.Queue = full
-		o.Learner = memory.NewWriter(&memory.Service{}, full, memory.WriterConfig{}, nil)
+		o.Learner = learn.NewWriter(&learn.Service{}, full, learn.WriterConfig{}, nil)
 	})
-	resp, body = h2.do("GET", "/readyz?strict=1", "", nil)
+	resp, body = h2.Do("GET", "/readyz?strict=1", "", nil)
 	if resp.StatusCode != 503 || !strings.Contains(body, `"accepting":"outbox full"`) || !strings.Contains(body, `"pending":1`) {
 		t.Errorf("/readyz?strict=1 with a full outbox = %d %s", resp.StatusCode, body)
 	}

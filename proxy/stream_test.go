@@ -45,7 +45,7 @@ func TestStreamEventsArriveBeforeTheNext(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
 			release := make(chan struct{})
-			h.up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+			h.Up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
 				w.Header().Set("Content-Type", "text/event-stream")
 				fmt.Fprint(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"first\"}}]}\n\n")
 				w.(http.Flusher).Flush()
@@ -58,7 +58,7 @@ func TestStreamEventsArriveBeforeTheNext(t *testing.T) {
 				fmt.Fprint(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"second\"}}]}\n\ndata: [DONE]\n\n")
 				return true
 			}
-			resp, err := post(t, context.Background(), h.srv.URL+"/v1/chat/completions", streamBody, tc.header)
+			resp, err := post(t, context.Background(), h.Srv.URL+"/v1/chat/completions", streamBody, tc.header)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +111,7 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 			h := newHarness(t)
 			started := make(chan struct{})
 			canceled := make(chan time.Time, 1)
-			h.up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+			h.Up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
 				if tc.midStream {
 					w.Header().Set("Content-Type", "text/event-stream")
 					fmt.Fprint(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n")
@@ -128,10 +128,15 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			errc := make(chan error, 1)
+			firstEvent := make(chan struct{})
 			go func() {
-				resp, err := post(t, ctx, h.srv.URL+tc.path, streamBody, tc.header)
+				resp, err := post(t, ctx, h.Srv.URL+tc.path, streamBody, tc.header)
 				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
+					br := bufio.NewReader(resp.Body)
+					if _, err = br.ReadString('\n'); err == nil {
+						close(firstEvent)
+						_, err = io.Copy(io.Discard, br)
+					}
 					resp.Body.Close()
 				}
 				errc <- err
@@ -142,7 +147,11 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 				t.Fatal("the upstream never got the request")
 			}
 			if tc.midStream {
-				time.Sleep(20 * time.Millisecond) // let the first event reach the client
+				select { // the first event reached the client
+				case <-firstEvent:
+				case <-time.After(5 * time.Second):
+					t.Fatal("the first event never reached the client")
+				}
 			}
 			gone := time.Now()
 			cancel()
@@ -159,8 +168,8 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 			if err := <-errc; err == nil {
 				t.Errorf("the client's request succeeded after it was canceled")
 			}
-			h.settle()
-			if ms := h.memories(memory.UserFilter("sarah"), 0); len(ms) != 0 {
+			h.Settle()
+			if ms := h.Memories(memory.UserFilter("sarah")); len(ms) != 0 {
 				t.Errorf("a canceled turn was learned: %v", ms)
 			}
 		})
@@ -174,17 +183,17 @@ func TestLargeSSELine(t *testing.T) {
 	big := strings.Repeat("x", 1<<20)
 	stream := "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + big + "\"}}]}\n\n" +
 		"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"
-	h.up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+	h.Up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
 		w.Header().Set("Content-Type", "text/event-stream")
 		io.WriteString(w, stream)
 		return true
 	}
-	resp, body := h.do("POST", "/v1/chat/completions", streamBody, ids("sarah", "fitcoach_v1"))
+	resp, body := h.Do("POST", "/v1/chat/completions", streamBody, ids("sarah", "fitcoach_v1"))
 	if resp.StatusCode != 200 || body != stream {
 		t.Fatalf("status %d; got %d bytes, want the %d bytes sent, intact", resp.StatusCode, len(body), len(stream))
 	}
-	h.settle()
-	if ms := h.memories(memory.UserFilter("sarah"), 1); len(ms) != 1 {
+	h.Settle()
+	if ms := h.Memories(memory.UserFilter("sarah")); len(ms) != 1 {
 		t.Errorf("the turn with a 1 MB answer was not learned: %d memories", len(ms))
 	}
 }
@@ -194,7 +203,7 @@ func TestLargeSSELine(t *testing.T) {
 func TestUpstreamErrorsReachTheClient(t *testing.T) {
 	h := newHarness(t)
 	direct := func(body string) (int, string) {
-		resp, err := http.Post(h.upSrv.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
+		resp, err := http.Post(h.UpSrv.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +218,7 @@ func TestUpstreamErrorsReachTheClient(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			wantStatus, wantBody := direct(tc.body)
-			resp, body := h.do("POST", "/v1/chat/completions", tc.body, ids("sarah", "fitcoach_v1"))
+			resp, body := h.Do("POST", "/v1/chat/completions", tc.body, ids("sarah", "fitcoach_v1"))
 			if resp.StatusCode != wantStatus {
 				t.Errorf("status %d, want the upstream's %d", resp.StatusCode, wantStatus)
 			}
@@ -219,8 +228,8 @@ func TestUpstreamErrorsReachTheClient(t *testing.T) {
 			}
 		})
 	}
-	h.settle()
-	if ms := h.memories(memory.UserFilter("sarah"), 0); len(ms) != 0 {
+	h.Settle()
+	if ms := h.Memories(memory.UserFilter("sarah")); len(ms) != 0 {
 		t.Errorf("failed turns were learned: %v", ms)
 	}
 }
@@ -239,7 +248,7 @@ func TestUpstreamUnreachable(t *testing.T) {
 	h := newHarness(t, func(o *Options) {
 		o.Upstream, _ = url.Parse("http://127.0.0.1:1/v1")
 	})
-	resp, body := h.do("POST", "/v1/chat/completions", streamBody, ids("sarah", ""))
+	resp, body := h.Do("POST", "/v1/chat/completions", streamBody, ids("sarah", ""))
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, `"code":"upstream_unreachable"`) {
 		t.Errorf("got %d %s, want 502 with an OpenAI-shaped error", resp.StatusCode, body)
 	}
@@ -253,10 +262,10 @@ func TestUpstreamUnreachable(t *testing.T) {
 // the upstream's encoding for the client to decode.
 func TestCompressedUpstream(t *testing.T) {
 	h := newHarness(t)
-	h.up.Gzip = true
+	h.Up.Gzip = true
 	nonStream := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"I swim 2K every Tuesday morning."}]}`
 	for _, body := range []string{streamBody, nonStream} {
-		resp, got := h.do("POST", "/v1/chat/completions", body, with(ids("sarah", "fitcoach_v1"), "Accept-Encoding", "gzip"))
+		resp, got := h.Do("POST", "/v1/chat/completions", body, with(ids("sarah", "fitcoach_v1"), "Accept-Encoding", "gzip"))
 		if resp.Header.Get("Content-Encoding") != "" {
 			t.Errorf("memory route answered with Content-Encoding %q", resp.Header.Get("Content-Encoding"))
 		}
@@ -264,12 +273,12 @@ func TestCompressedUpstream(t *testing.T) {
 			t.Errorf("memory route body is not readable: %q", got)
 		}
 	}
-	h.settle()
-	if ms := h.memories(memory.UserFilter("sarah"), 1); len(ms) != 1 {
+	h.Settle()
+	if ms := h.Memories(memory.UserFilter("sarah")); len(ms) != 1 {
 		t.Errorf("learned %d memories from compressed answers, want 1 (the same fact twice)", len(ms))
 	}
 
-	resp, got := h.do("POST", "/v1/chat/completions", nonStream, map[string]string{"Accept-Encoding": "gzip"})
+	resp, got := h.Do("POST", "/v1/chat/completions", nonStream, map[string]string{"Accept-Encoding": "gzip"})
 	if resp.Header.Get("Content-Encoding") != "gzip" {
 		t.Fatalf("passthrough lost the upstream's encoding")
 	}
@@ -294,11 +303,11 @@ func TestLearningFromEachShape(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			resp, _ := h.do("POST", tc.path, tc.body, ids("sarah", "fitcoach_v1"))
+			resp, _ := h.Do("POST", tc.path, tc.body, ids("sarah", "fitcoach_v1"))
 			if resp.StatusCode != 200 {
 				t.Fatalf("status %d", resp.StatusCode)
 			}
-			ms := h.memories(memory.UserFilter("sarah"), 1)
+			ms := h.Memories(memory.UserFilter("sarah"))
 			if len(ms) != 1 || ms[0].Text != "My sister Anna lives in Lyon." {
 				t.Fatalf("learned %v, want the user's statement", ms)
 			}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"mime"
@@ -8,7 +9,7 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/injector"
-	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/learn"
 )
 
 // maxCapture bounds the copy of an answer kept to learn from. Past it the
@@ -29,7 +30,8 @@ type turnTee struct {
 	api     api
 	learner Learner
 	log     *slog.Logger
-	turn    memory.Turn
+	ctx     context.Context // the request's values, for the log
+	turn    learn.Turn
 	pending *counter // the Server's handoffs, counting this turn
 
 	body   io.ReadCloser
@@ -81,7 +83,7 @@ func (t *turnTee) Close() error {
 		defer func() {
 			// A bug in reading one answer must not take the sidecar down.
 			if r := recover(); r != nil {
-				t.log.Error("turn not learned: reading the answer panicked", "request_id", t.turn.ID, "panic", r)
+				t.log.ErrorContext(t.ctx, "turn not learned: reading the answer panicked", "panic", r)
 			}
 		}()
 		t.finish(t.buf, t.full)
@@ -93,13 +95,13 @@ func (t *turnTee) finish(raw []byte, full bool) {
 	turn := t.turn
 	turn.Time = time.Now()
 	if full && t.stream && !t.api.ended(raw) {
-		t.log.Debug("turn not learned: the long answer did not complete", "request_id", turn.ID)
+		t.log.DebugContext(t.ctx, "turn not learned: the long answer did not complete")
 		return
 	}
 	if !full {
 		r := t.api.reply(raw, t.stream)
 		if !r.complete {
-			t.log.Debug("turn not learned: the answer did not complete", "request_id", turn.ID)
+			t.log.DebugContext(t.ctx, "turn not learned: the answer did not complete")
 			return
 		}
 		// A model that echoes the memory block must not teach it back.
@@ -109,10 +111,10 @@ func (t *turnTee) finish(raw []byte, full bool) {
 			for i, c := range r.toolCalls {
 				names[i] = c.Name
 			}
-			t.log.Debug("answer called tools; their arguments are not learned", "request_id", turn.ID, "tools", names)
+			t.log.DebugContext(t.ctx, "answer called tools; their arguments are not learned", "tools", names)
 		}
 	}
 	if err := t.learner.Enqueue(turn); err != nil {
-		t.log.Warn("turn not learned", "request_id", turn.ID, "err", err)
+		t.log.WarnContext(t.ctx, "turn not learned", "turn_id", turn.ID, "err", err)
 	}
 }

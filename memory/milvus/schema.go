@@ -2,16 +2,17 @@ package milvus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/milvus-io/milvus-proto/go-api/v2/commonpb"
+	"github.com/milvus-io/milvus/client/v2/column"
 	"github.com/milvus-io/milvus/client/v2/entity"
 	"github.com/milvus-io/milvus/client/v2/index"
 	"github.com/milvus-io/milvus/client/v2/milvusclient"
-	"github.com/milvus-io/milvus/pkg/v2/util/merr"
 )
 
 // Limits of the schema. Writes beyond them are refused with an error
@@ -160,10 +161,16 @@ func ensureIndex(ctx context.Context, c client, coll string, idx index.Index) er
 	return nil
 }
 
-// indexNotFound reports whether err says a collection has no index yet:
-// Milvus answers with the IndexNotExist code, Milvus Lite with a message.
+// indexNotFound reports whether err says a collection has no index yet.
+// Milvus answers with its IndexNotExist code, which the client turns into
+// an error reading "index not found"; Milvus Lite with a message of its
+// own. The message is matched rather than the code because the code's
+// type lives in Milvus's server module (pkg/v2), whose import brings
+// Milvus's configuration system and an embedded etcd server into the
+// binary.
 func indexNotFound(err error) bool {
-	return errors.Is(err, merr.ErrIndexNotFound) || strings.Contains(err.Error(), "no index on collection")
+	msg := err.Error()
+	return strings.Contains(msg, "index not found") || strings.Contains(msg, "no index on collection")
 }
 
 // compareSchema reports how have differs from want, wrapping
@@ -226,4 +233,55 @@ func compareSchema(have, want *entity.Schema) error {
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
+}
+
+// embedderKey is the key of the row of the history collection that names
+// the embedder of the memories' vectors: vectors of two embedders are not
+// comparable. (A collection's description would do, but Milvus Lite does
+// not keep it.) Other keys are 64 hex digits.
+const embedderKey = "embedder"
+
+type embedderRecord struct {
+	Space string `json:"space"`
+	Dims  int    `json:"dims"`
+}
+
+// checkEmbedder records the configured embedder in a new collection, and
+// refuses an existing one written with another.
+func (s *Store) checkEmbedder(ctx context.Context, c client) error {
+	rs, err := c.Query(ctx, milvusclient.NewQueryOption(s.history).WithFilter(fieldKey+" == "+quote(embedderKey)).
+		WithOutputFields(fieldRecord).WithLimit(1).WithConsistencyLevel(entity.ClStrong))
+	if err != nil {
+		return fmt.Errorf("reading the embedder of %s: %w", s.cfg.Collection, err)
+	}
+	want := embedderRecord{Space: s.cfg.Space, Dims: s.cfg.Dims}
+	if rs.ResultCount > 0 {
+		raw, err := jsonColumn(rs, fieldRecord)
+		if err != nil {
+			return err
+		}
+		var have embedderRecord
+		if err := json.Unmarshal(raw[0], &have); err != nil {
+			return fmt.Errorf("decoding the embedder of %s: %w", s.cfg.Collection, err)
+		}
+		if have != want {
+			return fmt.Errorf("%w: collection %s holds vectors of embedder %q with %d dimensions, but the configured embedder is %q with %d; use another collection (MEMPROXY_MILVUS_COLLECTION) or the embedder it was written with",
+				ErrSchemaMismatch, s.cfg.Collection, have.Space, have.Dims, want.Space, want.Dims)
+		}
+		return nil
+	}
+	js, err := json.Marshal(want)
+	if err != nil {
+		return err
+	}
+	_, err = c.Upsert(ctx, milvusclient.NewColumnBasedInsertOption(s.history,
+		column.NewColumnVarChar(fieldKey, []string{embedderKey}),
+		column.NewColumnVarChar(fieldMemoryID, []string{""}),
+		column.NewColumnInt64(fieldCreatedAt, []int64{0}),
+		column.NewColumnJSONBytes(fieldRecord, [][]byte{js}),
+		column.NewColumnFloatVector(fieldVector, historyDims, [][]float32{{1, 0}})))
+	if err != nil {
+		return fmt.Errorf("recording the embedder of %s: %w", s.cfg.Collection, err)
+	}
+	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/milvus-io/milvus/client/v2/entity"
@@ -227,6 +229,37 @@ func TestUpdateNeverLosesTheMemory(t *testing.T) {
 					t.Errorf("Count = %d, %v; want 1", n, err)
 				}
 			})
+		}
+	})
+}
+
+// TestRetrySchedule proves how Update's writes are retried: four tries,
+// 250ms, 500ms and 1s apart, ending with the last error named after the
+// write; and that a context ending during a wait ends the retries with
+// an error matching both the context's and the last try's.
+func TestRetrySchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &Store{kick: make(chan struct{}, 1)} // connected, to a client the writes ignore
+		start := time.Now()
+		var tries []time.Duration
+		err := s.retry(t.Context(), "writing", func(context.Context, client) error {
+			tries = append(tries, time.Since(start))
+			return errInjected
+		})
+		want := []time.Duration{0, 250 * time.Millisecond, 750 * time.Millisecond, 1750 * time.Millisecond}
+		if !slices.Equal(tries, want) {
+			t.Errorf("tries at %v, want %v", tries, want)
+		}
+		if !errors.Is(err, errInjected) || err.Error() != "milvus store: writing: injected failure" {
+			t.Errorf("retry = %v, want the last try's error", err)
+		}
+
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		err = s.retry(ctx, "writing", func(context.Context, client) error { return errInjected })
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, errInjected) ||
+			err.Error() != "milvus store: writing: context deadline exceeded (after milvus store: writing: injected failure)" {
+			t.Errorf("retry cut short = %v, want the deadline after the last try's error", err)
 		}
 	})
 }
