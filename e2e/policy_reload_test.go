@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -58,7 +58,7 @@ func TestPolicyHotReloadUnderLoad(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			case <-time.After(15 * time.Millisecond):
+			case <-time.After(15 * time.Millisecond): // the pace of the rewrites under test
 			}
 			switch i % 5 {
 			case 4:

@@ -1,10 +1,7 @@
-// Command memproxy is an OpenAI-compatible sidecar that gives any app
-// long-term memory: point the app's OpenAI SDK at it and send
-// X-Memory-User-Id / X-Memory-Agent-Id headers.
-//
-// This file only wires the packages together; see ARCHITECTURE in the
-// README for what each one owns.
-package main
+// Package sidecar assembles memproxy from a Config and serves until its
+// context ends: the embedder, the store, the policies, the outbox and its
+// writer, the proxy, and the listeners, stopped in order on the way out.
+package sidecar
 
 import (
 	"context"
@@ -16,9 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -34,20 +29,6 @@ import (
 	"github.com/memproxy/memproxy/proxy"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if len(os.Args) > 1 && os.Args[1] == "policy" {
-		code := policyCommand(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
-		stop()
-		os.Exit(code)
-	}
-	if err := run(ctx, os.Getenv, os.Stderr, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "memproxy:", err)
-		os.Exit(1)
-	}
-}
-
 // shutdownTimeout is how long open streams may run on after a stop signal.
 const shutdownTimeout = 30 * time.Second
 
@@ -59,27 +40,29 @@ const handoffTimeout = 5 * time.Second
 // (they are invisible from the moment they expire).
 const expirySweep = time.Hour
 
-// run serves until ctx is done. onListen, if set, learns the address
-// served once the port is open (tests listen on port 0).
-func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onListen func(addr string)) error {
+// Run loads the configuration through getenv, assembles the sidecar and
+// serves until ctx is done, then finishes open requests, hands their turns
+// to the outbox and stops the writer. Logs go to logOut. onListen, if set,
+// learns the address served once the port is open (tests listen on port 0).
+func Run(ctx context.Context, getenv func(string) string, logOut io.Writer, onListen func(addr string)) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, logOut)
+	log := NewLogger(cfg.Log, logOut)
 	gin.SetMode(gin.ReleaseMode)
 
-	embedder, err := newEmbedder(ctx, cfg, log)
+	embedder, err := NewEmbedder(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	store, err := newStore(ctx, cfg, embedder, log)
+	store, err := OpenStore(ctx, cfg, embedder, log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 
-	pols, err := loadPolicies(ctx, cfg, log)
+	pols, err := LoadPolicies(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -213,20 +196,20 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	return err
 }
 
-// basePolicy is the default policy with the configuration's learning
+// BasePolicy is the default policy with the configuration's learning
 // settings, under which a policy file's defaults are laid.
-func basePolicy(cfg config.Config) policies.Policy {
+func BasePolicy(cfg config.Config) policies.Policy {
 	p := policies.Default()
 	p.Learn.Mode = cfg.Learn.Mode
 	p.Learn.Instructions = cfg.Learn.Extraction.Instructions
 	return p
 }
 
-// loadPolicies reads the policy file, if any, and keeps it up to date: a
+// LoadPolicies reads the policy file, if any, and keeps it up to date: a
 // file that fails to parse at start stops the sidecar; one that fails on
 // reload is reported, with its line, and the last good rules stay.
-func loadPolicies(ctx context.Context, cfg config.Config, log *slog.Logger) (policies.Source, error) {
-	base := basePolicy(cfg)
+func LoadPolicies(ctx context.Context, cfg config.Config, log *slog.Logger) (policies.Source, error) {
+	base := BasePolicy(cfg)
 	if cfg.PolicyFile == "" {
 		return policies.Static(base), nil
 	}
@@ -256,7 +239,8 @@ func loadPolicies(ctx context.Context, cfg config.Config, log *slog.Logger) (pol
 	return live, nil
 }
 
-func newLogger(c config.Log, out io.Writer) *slog.Logger {
+// NewLogger is the sidecar's logger: text or JSON, at the configured level.
+func NewLogger(c config.Log, out io.Writer) *slog.Logger {
 	var level slog.Level
 	level.UnmarshalText([]byte(c.Level)) // Validate has checked it
 	opts := &slog.HandlerOptions{Level: level}
@@ -266,7 +250,9 @@ func newLogger(c config.Log, out io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(out, opts))
 }
 
-func newEmbedder(ctx context.Context, cfg config.Config, log *slog.Logger) (memory.Embedder, error) {
+// NewEmbedder is the configured embedder: the built-in hash embedder, or an
+// OpenAI-compatible server, probed once at start and cached if so set.
+func NewEmbedder(ctx context.Context, cfg config.Config, log *slog.Logger) (memory.Embedder, error) {
 	if cfg.Embedder != "openai" {
 		return memory.NewHashEmbedder(cfg.Embedding.Dimensions), nil
 	}
@@ -293,13 +279,15 @@ func newEmbedder(ctx context.Context, cfg config.Config, log *slog.Logger) (memo
 	return e, nil
 }
 
-// A readyStore is a memory.Store that can say whether it serves.
-type readyStore interface {
+// A Store is a memory.Store that can say whether it serves.
+type Store interface {
 	memory.Store
 	proxy.Readiness
 }
 
-func newStore(ctx context.Context, cfg config.Config, e memory.Embedder, log *slog.Logger) (readyStore, error) {
+// OpenStore opens the configured store (embedded, or Milvus) for the
+// embedder's vectors.
+func OpenStore(ctx context.Context, cfg config.Config, e memory.Embedder, log *slog.Logger) (Store, error) {
 	switch cfg.Store {
 	case "milvus":
 		s, err := milvus.Open(ctx, milvus.Config{
