@@ -11,28 +11,13 @@ import (
 
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/embed"
-	"github.com/memproxy/memproxy/memory/embedded"
+	"github.com/memproxy/memproxy/memory/internal/memtest"
 	"github.com/memproxy/memproxy/memory/learn"
 )
 
-func newStore(t *testing.T, e memory.Embedder) memory.Store {
-	t.Helper()
-	s, err := embedded.Open(t.TempDir(), e.Dimensions(), e.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+var newStore = memtest.NewStore
 
-func count(t *testing.T, s memory.Store, f memory.Filter) int {
-	t.Helper()
-	n, err := s.Count(context.Background(), f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
+var count = memtest.Count
 
 func TestFilterValidate(t *testing.T) {
 	good := []memory.Filter{

@@ -20,7 +20,7 @@ import (
 	"github.com/memproxy/memproxy/internal/fakeupstream"
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/embed"
-	"github.com/memproxy/memproxy/memory/embedded"
+	"github.com/memproxy/memproxy/memory/internal/memtest"
 	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
 )
@@ -96,25 +96,9 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// newStore opens an embedded store in a temporary directory.
-func newStore(t *testing.T, e memory.Embedder) memory.Store {
-	t.Helper()
-	s, err := embedded.Open(t.TempDir(), e.Dimensions(), e.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+var newStore = memtest.NewStore
 
-func count(t *testing.T, s memory.Store, f memory.Filter) int {
-	t.Helper()
-	n, err := s.Count(context.Background(), f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
+var count = memtest.Count
 
 // historyOf returns every history record of the memories f selects.
 func historyOf(t *testing.T, s memory.Store, f memory.Filter) []memory.HistoryRecord {

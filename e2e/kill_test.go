@@ -1,10 +1,10 @@
-package main
+package e2e
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -34,21 +34,11 @@ type process struct {
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "memproxy")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput()
 	if err != nil {
 		t.Fatalf("building memproxy: %v\n%s", err, out)
 	}
 	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func startProcess(t *testing.T, bin string, env map[string]string) *process {
@@ -71,18 +61,17 @@ func startProcess(t *testing.T, bin string, env map[string]string) *process {
 			t.Logf("memproxy logs:\n%s", p.log)
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(p.url + "/healthz")
-		if err == nil {
+	var err error
+	if !waitFor(20*time.Second, func() bool {
+		var resp *http.Response
+		if resp, err = http.Get(p.url + "/healthz"); err == nil {
 			resp.Body.Close()
-			return p
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("memproxy did not come up: %v\n%s", err, p.log)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return err == nil
+	}) {
+		t.Fatalf("memproxy did not come up: %v\n%s", err, p.log)
 	}
+	return p
 }
 
 func (p *process) outbox() learn.OutboxStats {
@@ -101,40 +90,29 @@ func (p *process) outbox() learn.OutboxStats {
 	return st
 }
 
-// TestKill9WithQueuedTurns queues 1,000 turns behind a slow embedder,
-// kills the sidecar with SIGKILL, restarts it, and checks that every turn
-// is applied exactly once: 1,000 memories, one history record each.
-func TestKill9WithQueuedTurns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
+// applied is the count of turns the writer has applied, from /metrics.
+func (p *process) applied() float64 {
+	p.t.Helper()
+	resp, err := http.Get(p.url + "/metrics")
+	if err != nil {
+		p.t.Fatal(err)
 	}
-	const turns = 1000
-	bin := buildBinary(t)
-	var slow atomic.Bool
-	slow.Store(true)
-	up := fakeupstream.New()
-	up.NoRecord = true
-	up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
-		if r.URL.Path == "/v1/embeddings" && slow.Load() {
-			time.Sleep(200 * time.Millisecond) // the writer falls behind
-		}
-		return false
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		p.t.Fatal(err)
 	}
-	upSrv := httptest.NewServer(up)
-	defer upSrv.Close()
-	dataDir := t.TempDir()
-	env := map[string]string{
-		"MEMPROXY_UPSTREAM_URL":         upSrv.URL + "/v1",
-		"MEMPROXY_DATA_DIR":             dataDir,
-		"MEMPROXY_API_KEYS":             apiKey,
-		"MEMPROXY_EMBEDDER":             "openai",
-		"MEMPROXY_EMBEDDING_MODEL":      "fake-embed",
-		"MEMPROXY_EMBEDDING_DIMENSIONS": fmt.Sprint(fakeupstream.EmbeddingDims),
-		"MEMPROXY_RECALL_TIMEOUT":       "50ms",
-		"MEMPROXY_LEARN_WORKERS":        "1",
+	const series = `memproxy_writer_turns_total{result="applied"}`
+	if !strings.Contains(string(b), "\n"+series+" ") {
+		return 0 // a counter not yet seen is zero
 	}
+	return metric(p.t, string(b), series)
+}
 
-	p := startProcess(t, bin, env)
+// chatTurns sends the chat turns numbered from to to, from 20 clients at
+// once, and fails the test unless every call succeeded.
+func (p *process) chatTurns(from, to int) {
+	p.t.Helper()
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	work := make(chan int)
@@ -149,28 +127,75 @@ func TestKill9WithQueuedTurns(t *testing.T) {
 					failed.Add(1)
 				}
 				if resp != nil {
+					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}
 			}
 		})
 	}
-	for i := range turns {
+	for i := from; i < to; i++ {
 		work <- i
 	}
 	close(work)
 	wg.Wait()
 	if n := failed.Load(); n > 0 {
-		t.Fatalf("%d chat calls failed", n)
+		p.t.Fatalf("%d chat calls failed", n)
 	}
-	// Every answered turn reaches the outbox a moment after its response.
-	var queued int
-	for range 100 {
-		if queued = p.outbox().Pending; queued > 0 {
-			time.Sleep(20 * time.Millisecond)
-			if p.outbox().Pending == queued {
-				break
+}
+
+// TestKill9WithQueuedTurns has the sidecar apply 100 turns, then queues
+// 900 more behind a stalled embedder, kills the sidecar with SIGKILL,
+// restarts it, and checks that every turn is applied exactly once: 1,000
+// memories, one history record each.
+func TestKill9WithQueuedTurns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	const turns, first = 1000, 100
+	bin := buildBinary(t)
+	// While stalled, the embedder answers no one: the writer cannot apply
+	// a turn, so the outbox holds every turn answered meanwhile; recalls
+	// give up on it within their budget, which ends their request.
+	var stalled atomic.Bool
+	release := make(chan struct{})
+	up := fakeupstream.New()
+	up.NoRecord = true
+	up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+		if r.URL.Path == "/v1/embeddings" && stalled.Load() {
+			select {
+			case <-release:
+			case <-r.Context().Done():
 			}
 		}
+		return false
+	}
+	upSrv := httptest.NewServer(up)
+	defer upSrv.Close()
+	defer close(release) // before upSrv.Close, which waits for the requests stalled
+	dataDir := t.TempDir()
+	env := map[string]string{
+		"MEMPROXY_UPSTREAM_URL":         upSrv.URL + "/v1",
+		"MEMPROXY_DATA_DIR":             dataDir,
+		"MEMPROXY_API_KEYS":             apiKey,
+		"MEMPROXY_EMBEDDER":             "openai",
+		"MEMPROXY_EMBEDDING_MODEL":      "fake-embed",
+		"MEMPROXY_EMBEDDING_DIMENSIONS": fmt.Sprint(fakeupstream.EmbeddingDims),
+		"MEMPROXY_RECALL_TIMEOUT":       "50ms",
+		"MEMPROXY_LEARN_WORKERS":        "1",
+	}
+
+	p := startProcess(t, bin, env)
+	p.chatTurns(0, first)
+	// The first turns are applied and gone from the outbox (each is
+	// handed to it a moment after its answer: wait for the count).
+	if !waitFor(time.Minute, func() bool { return p.applied() >= first && p.outbox().Pending == 0 }) {
+		t.Fatalf("the first %d turns were not applied: %v applied, outbox %+v", first, p.applied(), p.outbox())
+	}
+	stalled.Store(true)
+	p.chatTurns(first, turns)
+	var queued int
+	if !waitFor(time.Minute, func() bool { queued = p.outbox().Pending; return queued == turns-first }) {
+		t.Fatalf("%d of the %d turns answered reached the outbox", queued, turns-first)
 	}
 	if queued < turns/2 {
 		t.Fatalf("only %d turns queued at the kill; the test needs the writer behind", queued)
@@ -181,14 +206,14 @@ func TestKill9WithQueuedTurns(t *testing.T) {
 	p.cmd.Wait()
 	t.Logf("killed with %d of %d turns queued", queued, turns)
 
-	slow.Store(false)
+	stalled.Store(false)
 	p = startProcess(t, bin, env)
-	deadline := time.Now().Add(2 * time.Minute)
-	for st := p.outbox(); st.Pending > 0 || st.Dead > 0; st = p.outbox() {
-		if st.Dead > 0 || time.Now().After(deadline) {
-			t.Fatalf("after restart: %+v", st)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var stats learn.OutboxStats
+	if !waitFor(2*time.Minute, func() bool {
+		stats = p.outbox()
+		return stats.Dead > 0 || stats.Pending == 0
+	}) || stats.Dead > 0 {
+		t.Fatalf("after restart: %+v", stats)
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.cmd.Wait()

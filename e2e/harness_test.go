@@ -1,27 +1,37 @@
-package main
+package e2e
+
+// What the end-to-end tests share: the sidecar started in-process, the SDK
+// tools and scripts, Milvus Lite servers of a test's own, and waitFor.
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/memproxy/memproxy/internal/backoff"
 	"github.com/memproxy/memproxy/internal/fakeupstream"
+	memproxy "github.com/memproxy/memproxy/sidecar"
 )
 
 const apiKey = "e2e-key"
 
-// sidecar is the real memproxy, started through run() as the binary would
-// be, in front of a fake upstream.
+// sidecar is the real memproxy, started through memproxy.Run as the binary
+// starts it, in front of a fake upstream.
 type sidecar struct {
 	t    *testing.T
 	url  string
@@ -70,7 +80,7 @@ func startSidecar(t *testing.T, env map[string]string) *sidecar {
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, func(k string) string { return s.env[k] }, logs, func(a string) { addr <- a })
+		done <- memproxy.Run(ctx, func(k string) string { return s.env[k] }, logs, func(a string) { addr <- a })
 	}()
 	select {
 	case a := <-addr:
@@ -130,22 +140,21 @@ func (s *sidecar) addPersona(agent, text string) {
 	}
 }
 
-// chatBody returns what the upstream receives for a chat request the
-// test sends for user to agent, once the sidecar has learned what
-// earlier turns taught it (learning is asynchronous: it retries for a
-// while until want appears).
+// recallFor returns what the upstream receives for a chat request the
+// test sends for user to agent, once the sidecar has learned what earlier
+// turns taught it (learning is asynchronous: it asks again for a while
+// until want appears).
 func (s *sidecar) recallFor(user, agent, want string) string {
 	s.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var body string
+	waitFor(5*time.Second, func() bool {
 		s.do("POST", "/v1/chat/completions", `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"What do you remember about me?"}]}`,
 			map[string]string{"X-Memory-User-Id": user, "X-Memory-Agent-Id": agent, "X-Memory-Mode": "read"})
 		r, _ := s.up.Last("/v1/chat/completions")
-		if strings.Contains(string(r.Body), want) || time.Now().After(deadline) {
-			return string(r.Body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		body = string(r.Body)
+		return strings.Contains(body, want)
+	})
+	return body
 }
 
 // checkUpstreamSawMemory checks every chat request the upstream received:
@@ -195,7 +204,7 @@ func sdkTool(t *testing.T, path, what string) string {
 
 func python(t *testing.T, module string) string {
 	t.Helper()
-	return pythonFrom(t, "MEMPROXY_TEST_PYTHON", ".venv-test/bin/python", module)
+	return pythonFrom(t, "MEMPROXY_TEST_PYTHON", "../.venv-test/bin/python", module)
 }
 
 // pythonFrom returns the Python named by the environment variable env (or
@@ -244,128 +253,119 @@ func runSDKScript(t *testing.T, env map[string]string, name string, args ...stri
 
 const fitcoachPersona = "I am FitCoach, supportive and motivational."
 
-// TestOpenAIPythonSDK drives the sidecar with the official Python SDK:
-// chat (plain, streamed, tools, usage chunk), Responses (plain, streamed),
-// embeddings, models and errors.
-func TestOpenAIPythonSDK(t *testing.T) {
-	py := python(t, "openai")
-	s := startSidecar(t, nil)
-	s.addPersona("fitcoach_v1", fitcoachPersona)
-	runSDKScript(t, map[string]string{"MEMPROXY_URL": s.url}, py, "testdata/sdk/python/openai_sdk.py")
-	s.checkUpstreamSawMemory(fitcoachPersona, 9)
-	if r, ok := s.up.Last("/v1/embeddings"); !ok || !strings.Contains(string(r.Body), `"encoding_format":"base64"`) {
-		t.Errorf("embeddings did not pass through as the SDK sent them: %s", r.Body)
-	}
-	// What Sarah said through the SDK was learned, from Chat and Responses.
-	for _, fact := range []string{"I ran 12K this morning.", "I prefer running in the evening."} {
-		if body := s.recallFor("sarah", "fitcoach_v1", fact); !strings.Contains(body, fact) {
-			t.Errorf("Sarah's %q was not learned: next request carried %s", fact, body)
-		}
-	}
-}
-
-// TestOpenAINodeSDK does the same with the official Node SDK.
-func TestOpenAINodeSDK(t *testing.T) {
-	sdkTool(t, "testdata/sdk/node/node_modules/openai/package.json", "the Node openai package")
-	node := sdkTool(t, "node", "Node.js")
-	s := startSidecar(t, nil)
-	s.addPersona("fitcoach_v2", "I provide concrete metrics and percentages.")
-	runSDKScript(t, map[string]string{"MEMPROXY_URL": s.url}, node, "testdata/sdk/node/openai_sdk.mjs")
-	s.checkUpstreamSawMemory("concrete metrics", 7)
-	if body := s.recallFor("mike", "fitcoach_v2", "I bench 185 lbs."); !strings.Contains(body, "I bench 185 lbs.") {
-		t.Errorf("Mike's fact was not learned: next request carried %s", body)
-	}
-}
-
-// TestReadmeFitCoachExample runs the README's FitCoach example as written,
-// against the sidecar and a fake upstream, and checks the README shows it.
-func TestReadmeFitCoachExample(t *testing.T) {
-	example, err := os.ReadFile("examples/fitcoach.py")
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(readme, bytes.TrimSpace(example)) {
-		t.Errorf("README.md does not show examples/fitcoach.py as it is")
-	}
-	py := python(t, "openai")
-	s := startSidecar(t, nil)
-	out := runScript(t, map[string]string{"MEMPROXY_URL": s.url, "MEMPROXY_API_KEY": apiKey, "OPENAI_API_KEY": "sk-client-key"}, py, "examples/fitcoach.py")
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "[memory: injected]") {
-		t.Errorf("the example's last request did not get memories: %q", last)
-	}
-	last, _ := s.up.Last("/v1/chat/completions")
-	for _, want := range []string{"FitCoach", "half marathon"} {
-		if !strings.Contains(string(last.Body), want) {
-			t.Errorf("Sarah's last request lacks %q: %s", want, last.Body)
-		}
-	}
-	var mike string
-	for _, r := range s.up.Requests() {
-		if r.Path == "/v1/chat/completions" && strings.Contains(string(r.Body), "Bench press") {
-			mike = string(r.Body)
-		}
-	}
-	if strings.Contains(mike, "half marathon") {
-		t.Errorf("Mike's request carries Sarah's memory: %s", mike)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// milvusEnv configures the sidecar for the Milvus server at addr, in a
+// collection of its own.
+func milvusEnv(addr string) map[string]string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return map[string]string{
+		"MEMPROXY_STORE":                  "milvus",
+		"MEMPROXY_MILVUS_ADDRESS":         addr,
+		"MEMPROXY_MILVUS_COLLECTION":      "memproxy_e2e_" + hex.EncodeToString(b),
+		"MEMPROXY_MILVUS_CONNECT_TIMEOUT": "2s",
 	}
 }
 
-// TestGracefulShutdownFinishesStreams stops the sidecar while a stream is
-// open: the stream completes, its turn is learned, and run returns.
-func TestGracefulShutdownFinishesStreams(t *testing.T) {
-	s := startSidecar(t, nil)
-	s.up.ChunkDelay = 30 * time.Millisecond
-	req, _ := http.NewRequest("POST", s.url+"/v1/chat/completions", strings.NewReader(
-		`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"My favourite race is the Berlin marathon."}]}`))
-	req.Header.Set("X-Memory-User-Id", "sarah")
-	resp, err := http.DefaultClient.Do(req)
+// poll spaces the checks of waitFor: quick at first, for conditions that
+// hold at once, then no more than ten a second, for slow servers.
+var poll = backoff.Policy{Base: 10 * time.Millisecond, Max: 100 * time.Millisecond}
+
+// waitFor checks cond until it holds or d passes, and reports whether it
+// held. It is how every test here waits for something that happens in
+// the background (a turn learned, a server up): on the event itself,
+// never on a guess of how long it takes.
+func waitFor(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for n := 1; !cond(); n++ {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(poll.Delay(n))
+	}
+	return true
+}
+
+// liteServer is a Milvus Lite process of the test's own, which it may kill.
+type liteServer struct {
+	t    *testing.T
+	bin  string
+	dir  string
+	addr string
+	cmd  *exec.Cmd
+}
+
+// milvusLiteBin returns the milvus-lite server of .venv-milvus (or
+// MEMPROXY_TEST_MILVUS_LITE_BIN), for tests that start and kill their own.
+func milvusLiteBin(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("MEMPROXY_TEST_MILVUS_LITE_BIN")
+	if bin == "" {
+		bin = "../.venv-milvus/bin/milvus-lite"
+	}
+	return sdkTool(t, bin, "the milvus-lite server")
+}
+
+// startLite starts Milvus Lite on addr with its data in dir, and waits
+// until it accepts connections.
+func startLite(t *testing.T, bin, dir, addr string) *liteServer {
+	t.Helper()
+	l := &liteServer{t: t, bin: bin, dir: dir, addr: addr}
+	host, port, _ := net.SplitHostPort(addr)
+	l.cmd = exec.Command(bin, "server", "--data-dir", dir, "--host", host, "--port", port)
+	log, err := os.OpenFile(filepath.Join(filepath.Dir(dir), "lite.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stopped := make(chan error, 1)
-	go func() { stopped <- s.stop() }()
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || !strings.HasSuffix(string(body), "data: [DONE]\n\n") {
-		t.Fatalf("the stream was cut by the shutdown: %v, %q", err, body)
+	l.cmd.Stdout, l.cmd.Stderr = log, log
+	l.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := l.cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if err := <-stopped; err != nil {
-		t.Fatalf("run: %v", err)
+	t.Cleanup(func() { l.kill(); log.Close() })
+	if !waitFor(60*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}) {
+		t.Fatalf("Milvus Lite did not listen on %s in 60s", addr)
 	}
-	// Start again on the same data: the turn was learned before the stop.
-	s2 := startSidecar(t, map[string]string{"MEMPROXY_DATA_DIR": s.env["MEMPROXY_DATA_DIR"]})
-	if got := s2.recallFor("sarah", "", "Berlin marathon"); !strings.Contains(got, "Berlin marathon") {
-		t.Errorf("the turn of the last stream was lost in the shutdown: %s", got)
+	return l
+}
+
+// kill ends the server at once, as a crash would (SIGKILL).
+func (l *liteServer) kill() {
+	if l.cmd.ProcessState == nil {
+		syscall.Kill(-l.cmd.Process.Pid, syscall.SIGKILL)
+		l.cmd.Wait()
 	}
 }
 
-// TestStartupErrorsNameTheSetting checks that run refuses bad settings at
-// start with a message naming them.
-func TestStartupErrorsNameTheSetting(t *testing.T) {
-	for env, want := range map[string]string{
-		"MEMPROXY_UPSTREAM_URL": "MEMPROXY_UPSTREAM_URL",
-		"MEMPROXY_LISTEN":       "MEMPROXY_LISTEN",
-	} {
-		err := run(context.Background(), func(k string) string {
-			if k == env {
-				return "::not valid::"
+// metric returns the value of the series named by a line prefix
+// (name{labels}) in a Prometheus text exposition.
+func metric(t *testing.T, exposition, series string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(exposition, "\n") {
+		if strings.HasPrefix(line, series+" ") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, series)), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
 			}
-			return ""
-		}, io.Discard, nil)
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s invalid: run = %v, want an error naming it", env, err)
+			return v
 		}
 	}
-	// The openai embedder probes its server at start-up.
-	err := run(context.Background(), func(k string) string {
-		return map[string]string{"MEMPROXY_EMBEDDER": "openai", "MEMPROXY_EMBEDDING_URL": "http://127.0.0.1:1/v1", "MEMPROXY_DATA_DIR": t.TempDir()}[k]
-	}, io.Discard, nil)
-	if err == nil || !strings.Contains(err.Error(), "MEMPROXY_EMBEDDER") {
-		t.Errorf("unreachable embedder: run = %v", err)
-	}
+	t.Fatalf("no series %s in /metrics", series)
+	return 0
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -58,22 +58,18 @@ func (s *sidecar) learn(user, fact string) {
 	if code != 200 {
 		s.t.Fatalf("chat: %d %s", code, body)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, body := s.do("POST", "/v3/memories/", `{"filters":{"user_id":"`+user+`"}}`, map[string]string{"Authorization": "Token " + apiKey})
+	var listed string
+	if !waitFor(10*time.Second, func() bool {
+		_, listed = s.do("POST", "/v3/memories/", `{"filters":{"user_id":"`+user+`"}}`, map[string]string{"Authorization": "Token " + apiKey})
 		var page struct {
 			Results []struct {
 				Memory string `json:"memory"`
 			} `json:"results"`
 		}
-		json.Unmarshal([]byte(body), &page)
-		if len(page.Results) == 1 && page.Results[0].Memory == fact {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("the chat turn of %s was not learned: %s", user, body)
-		}
-		time.Sleep(20 * time.Millisecond)
+		json.Unmarshal([]byte(listed), &page)
+		return len(page.Results) == 1 && page.Results[0].Memory == fact
+	}) {
+		s.t.Fatalf("the chat turn of %s was not learned: %s", user, listed)
 	}
 }
 
@@ -118,7 +114,7 @@ func (s *sidecar) upstreamSaw(texts ...string) bool {
 // mem0ai Python SDK of the 1.0.x line it was written for, then checks that
 // what the SDK wrote is what the chat route injects.
 func TestMem0SeedPython1(t *testing.T) {
-	testMem0Seed(t, mem0Python(t, "MEMPROXY_TEST_PYTHON_MEM0_1", ".venv-mem0-1/bin/python", "1.0."))
+	testMem0Seed(t, mem0Python(t, "MEMPROXY_TEST_PYTHON_MEM0_1", "../.venv-mem0-1/bin/python", "1.0."))
 }
 
 // TestMem0SeedPythonNewest runs the seed with the newest mem0ai Python SDK:
@@ -126,27 +122,27 @@ func TestMem0SeedPython1(t *testing.T) {
 // form; then the refused ones as printed, checking that the SDK raises and
 // that none of them reaches the sidecar.
 func TestMem0SeedPythonNewest(t *testing.T) {
-	py := mem0Python(t, "MEMPROXY_TEST_PYTHON", ".venv-test/bin/python", "2.")
+	py := mem0Python(t, "MEMPROXY_TEST_PYTHON", "../.venv-test/bin/python", "2.")
 	s := testMem0Seed(t, py)
 	before := len(s.apiRequests())
-	runSDKScript(t, mem0Env(t, s), py, "testdata/sdk/python/mem0_seed_refused.py")
+	runSDKScript(t, mem0Env(t, s), py, "../testdata/sdk/python/mem0_seed_refused.py")
 	// Only the client's construction (the key check) reached the sidecar.
-	// (A request's log line is written just after its answer: wait for it.)
+	// A request's line is logged as its handler returns, before net/http
+	// ends the answer: once the script has exited, the log holds every
+	// request it made. The key check's line is waited for all the same.
 	var got []string
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if got = s.apiRequests()[before:]; len(got) > 0 {
-			break
-		}
-	}
-	time.Sleep(100 * time.Millisecond)
-	if got = s.apiRequests()[before:]; strings.Join(got, ",") != "GET /v1/ping/" {
+	waitFor(2*time.Second, func() bool {
+		got = s.apiRequests()[before:]
+		return len(got) > 0
+	})
+	if strings.Join(got, ",") != "GET /v1/ping/" {
 		t.Errorf("while the SDK refused the seed's searches the memory API received %q, want only the key check", got)
 	}
 }
 
 func testMem0Seed(t *testing.T, py string) *sidecar {
 	s := startSidecar(t, nil)
-	runSDKScript(t, mem0Env(t, s), py, "testdata/sdk/python/mem0_seed.py")
+	runSDKScript(t, mem0Env(t, s), py, "../testdata/sdk/python/mem0_seed.py")
 
 	// The seed's own chat calls carried what the SDK searched for.
 	if !s.upstreamSaw("Completed 5K run in 28 minutes - felt great!", "suggest the next workout") {
@@ -185,18 +181,18 @@ func testMem0Seed(t *testing.T, py string) *sidecar {
 // TestMem0APIPython1 and TestMem0APIPythonNewest drive the rest of the API
 // with both Python SDK lines, after a chat turn taught the sidecar a fact.
 func TestMem0APIPython1(t *testing.T) {
-	testMem0API(t, mem0Python(t, "MEMPROXY_TEST_PYTHON_MEM0_1", ".venv-mem0-1/bin/python", "1.0."))
+	testMem0API(t, mem0Python(t, "MEMPROXY_TEST_PYTHON_MEM0_1", "../.venv-mem0-1/bin/python", "1.0."))
 }
 
 func TestMem0APIPythonNewest(t *testing.T) {
-	testMem0API(t, mem0Python(t, "MEMPROXY_TEST_PYTHON", ".venv-test/bin/python", "2."))
+	testMem0API(t, mem0Python(t, "MEMPROXY_TEST_PYTHON", "../.venv-test/bin/python", "2."))
 }
 
 func testMem0API(t *testing.T, py string) {
 	s := startSidecar(t, nil)
 	const fact = "I run along the river every morning."
 	s.learn("lena", fact)
-	runSDKScript(t, mem0Env(t, s, "LEARNED_USER", "lena", "LEARNED_FACT", fact), py, "testdata/sdk/python/mem0_api.py")
+	runSDKScript(t, mem0Env(t, s, "LEARNED_USER", "lena", "LEARNED_FACT", fact), py, "../testdata/sdk/python/mem0_api.py")
 	// reset() deleted everything, the learned memory included.
 	s.do("POST", "/v1/chat/completions", `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Where do I run?"}]}`,
 		map[string]string{"X-Memory-User-Id": "lena", "X-Memory-Mode": "read"})
@@ -207,12 +203,12 @@ func testMem0API(t *testing.T, py string) {
 
 // TestMem0NodeSDK drives the memory API with the mem0ai Node SDK.
 func TestMem0NodeSDK(t *testing.T) {
-	sdkTool(t, "testdata/sdk/node/node_modules/mem0ai/package.json", "the Node mem0ai package")
+	sdkTool(t, "../testdata/sdk/node/node_modules/mem0ai/package.json", "the Node mem0ai package")
 	node := sdkTool(t, "node", "Node.js")
 	s := startSidecar(t, nil)
 	const fact = "I cycle to the office on Fridays."
 	s.learn("ines", fact)
-	runSDKScript(t, mem0Env(t, s, "LEARNED_USER", "ines", "LEARNED_FACT", fact), node, "testdata/sdk/node/mem0_sdk.mjs")
+	runSDKScript(t, mem0Env(t, s, "LEARNED_USER", "ines", "LEARNED_FACT", fact), node, "../testdata/sdk/node/mem0_sdk.mjs")
 	for _, r := range s.requests() {
 		if strings.HasPrefix(r, "POST /v3/memories/search/") || strings.HasPrefix(r, "POST /v3/memories/add/") {
 			return

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/policies"
 	"github.com/memproxy/memproxy/proxy"
+	"github.com/memproxy/memproxy/sidecar"
 )
 
 const policyUsage = `usage:
@@ -56,7 +57,7 @@ func base(getenv func(string) string, stderr io.Writer) (config.Config, policies
 		fmt.Fprintf(stderr, "note: configuration not loaded (%v); using the built-in defaults\n", err)
 		return config.Default(), policies.Default()
 	}
-	return cfg, basePolicy(cfg)
+	return cfg, sidecar.BasePolicy(cfg)
 }
 
 func policyCheck(path string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -150,11 +151,11 @@ func policyExplain(ctx context.Context, args []string, getenv func(string) strin
 	}
 	var recaller proxy.Recaller
 	if req.Query != "" || req.UserID != "" {
-		log := newLogger(config.Log{Level: "error", Format: "text"}, stderr)
-		embedder, err := newEmbedder(ctx, cfg, log)
+		log := sidecar.NewLogger(config.Log{Level: "error", Format: "text"}, stderr)
+		embedder, err := sidecar.NewEmbedder(ctx, cfg, log)
 		if err == nil {
 			var store memory.Store
-			if store, err = newStore(ctx, cfg, embedder, log); err == nil {
+			if store, err = sidecar.OpenStore(ctx, cfg, embedder, log); err == nil {
 				defer store.Close()
 				recaller = &memory.Retriever{Store: store, Embedder: embedder}
 			}

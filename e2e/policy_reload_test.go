@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -43,7 +43,10 @@ func TestPolicyHotReloadUnderLoad(t *testing.T) {
 	if err := os.WriteFile(path, []byte(policyFile("A")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := startSidecar(t, map[string]string{"MEMPROXY_POLICY_FILE": path, "MEMPROXY_POLICY_RELOAD": "5ms"})
+	// Every request must get its memories to show which policy it saw: a
+	// recall that fails open on a busy machine (the 150ms budget) would
+	// show none. The budget is not what this test is about.
+	s := startSidecar(t, map[string]string{"MEMPROXY_POLICY_FILE": path, "MEMPROXY_POLICY_RELOAD": "5ms", "MEMPROXY_RECALL_TIMEOUT": "1m"})
 	s.addPersona("coach", "I am a patient coach.")
 	code, body := s.do("POST", "/v1/memories/", `{"messages":"Sarah trains for a half marathon.","user_id":"sarah","infer":false}`,
 		map[string]string{"Authorization": "Token " + apiKey})
@@ -58,7 +61,7 @@ func TestPolicyHotReloadUnderLoad(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			case <-time.After(15 * time.Millisecond):
+			case <-time.After(15 * time.Millisecond): // the pace of the rewrites under test
 			}
 			switch i % 5 {
 			case 4:

@@ -1,47 +1,22 @@
-package main
+package e2e
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/memproxy/memproxy/cli"
 )
 
+// policyCmd runs `memproxy policy args...` as the binary does, with env as
+// its environment, and returns its exit code, stdout and stderr.
 func policyCmd(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code := policyCommand(context.Background(), args, func(k string) string { return env[k] }, &out, &errOut)
+	code := cli.Main(context.Background(), append([]string{"policy"}, args...), func(k string) string { return env[k] }, &out, &errOut)
 	return code, out.String(), errOut.String()
-}
-
-func TestPolicyCheck(t *testing.T) {
-	files, _ := filepath.Glob("examples/policies/*.yaml")
-	if len(files) < 4 {
-		t.Fatalf("example policies: %v", files)
-	}
-	for _, f := range files {
-		code, out, errOut := policyCmd(t, nil, "check", f)
-		if code != 0 || !strings.Contains(out, "ok") {
-			t.Errorf("check %s: %d %s %s", f, code, out, errOut)
-		}
-	}
-	code, out, _ := policyCmd(t, nil, "check", "examples/policies/versioned-agents.yaml")
-	if code != 0 || !strings.Contains(out, "fitcoach_v2") || !strings.Contains(out, "relationship off") || !strings.Contains(out, "recency") {
-		t.Errorf("summary of versioned agents:\n%s", out)
-	}
-	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	os.WriteFile(bad, []byte("agents:\n  - match: x\n    recall: {order: sideways}\n"), 0o600)
-	if code, _, errOut := policyCmd(t, nil, "check", bad); code != 1 || !strings.Contains(errOut, "line 3") {
-		t.Errorf("check of a bad file: %d %s", code, errOut)
-	}
-	for _, args := range [][]string{nil, {"check"}, {"frobnicate"}, {"explain"}} {
-		if code, _, _ := policyCmd(t, nil, args...); code != 2 {
-			t.Errorf("policy %v: exit %d, want 2 (usage)", args, code)
-		}
-	}
 }
 
 // TestPolicyExplain explains from the store directly (the sidecar stopped)
@@ -72,7 +47,7 @@ func TestPolicyExplain(t *testing.T) {
 		}
 	}
 	args := []string{"explain", "-agent", "fitcoach_v1", "-user", "sarah", "-query", "running", "-message", "My email is jane@example.com and I ran 10K today.",
-		"-file", "examples/policies/fitcoach.yaml"}
+		"-file", "../examples/policies/fitcoach.yaml"}
 
 	code, out, errOut := policyCmd(t, nil, append(args, "-via", s.url, "-key", apiKey)...)
 	if code != 0 {

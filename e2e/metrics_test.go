@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"io"
@@ -9,23 +9,6 @@ import (
 	"testing"
 	"time"
 )
-
-// metric returns the value of the series named by a line prefix
-// (name{labels}) in a Prometheus text exposition.
-func metric(t *testing.T, exposition, series string) float64 {
-	t.Helper()
-	for _, line := range strings.Split(exposition, "\n") {
-		if strings.HasPrefix(line, series+" ") {
-			v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, series)), 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return v
-		}
-	}
-	t.Fatalf("no series %s in /metrics", series)
-	return 0
-}
 
 // TestMetrics checks that /metrics tells request rate, added latency,
 // retrieval outcome and outbox depth, as a stranger would read them.
@@ -38,9 +21,9 @@ func TestMetrics(t *testing.T) {
 	}
 	s.do("POST", "/v1/chat/completions", `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`, map[string]string{"X-Memory-User-Id": "sarah"})
 	s.do("GET", "/v1/models", "", nil)
-	deadline := time.Now().Add(5 * time.Second)
+	// The turns are learned in the background: wait until /metrics says so.
 	var text string
-	for {
+	waitFor(5*time.Second, func() bool {
 		resp, err := http.Get(s.url + "/metrics")
 		if err != nil {
 			t.Fatal(err)
@@ -49,11 +32,8 @@ func TestMetrics(t *testing.T) {
 		resp.Body.Close()
 		text = string(b)
 		applied := `memproxy_writer_turns_total{result="applied"}`
-		if strings.Contains(text, applied) && metric(t, text, applied) >= 6 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return strings.Contains(text, applied) && metric(t, text, applied) >= 6
+	})
 	checks := map[string]float64{
 		`memproxy_requests_total{code="200",route="/v1/chat/completions"}`:   6,
 		`memproxy_requests_total{code="200",route="passthrough"}`:            1,

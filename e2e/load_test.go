@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -32,11 +31,7 @@ func TestLoad(t *testing.T) {
 	}
 	t.Run("embedded", func(t *testing.T) { loadTest(t, nil) })
 	t.Run("milvus-lite, restarted mid-run", func(t *testing.T) {
-		bin := os.Getenv("MEMPROXY_TEST_MILVUS_LITE_BIN")
-		if bin == "" {
-			bin = ".venv-milvus/bin/milvus-lite"
-		}
-		bin = sdkTool(t, bin, "Milvus Lite")
+		bin := milvusLiteBin(t)
 		dir := filepath.Join(t.TempDir(), "lite")
 		addr := freeAddr(t)
 		lite := startLite(t, bin, dir, addr)
@@ -106,18 +101,18 @@ func loadTest(t *testing.T, store *restartable) {
 
 	var done, failed atomic.Int64
 	var failures sync.Map
+	// The store is killed once a third of the requests are answered.
 	restartAt := int64(loadClients * loadPerClient / 3)
+	reachedRestart := make(chan struct{})
 	restarted := make(chan struct{})
 	go func() {
 		defer close(restarted)
 		if store == nil {
 			return
 		}
-		for done.Load() < restartAt {
-			time.Sleep(10 * time.Millisecond)
-		}
+		<-reachedRestart
 		store.lite.kill()
-		time.Sleep(2 * time.Second)
+		time.Sleep(2 * time.Second) // the outage under test: two seconds without a store
 		store.lite = startLite(t, store.bin, store.dir, store.addr)
 	}()
 
@@ -131,7 +126,7 @@ func loadTest(t *testing.T, store *restartable) {
 			select {
 			case <-stopScrape:
 				return
-			case <-time.After(300 * time.Millisecond):
+			case <-time.After(300 * time.Millisecond): // the scrape interval, as a Prometheus server paces them
 			}
 			if resp, err := http.Get(s.url + "/metrics"); err == nil {
 				b, _ := io.ReadAll(resp.Body)
@@ -171,7 +166,9 @@ func loadTest(t *testing.T, store *restartable) {
 					failed.Add(1)
 					failures.Store(fact, fmt.Sprint(err))
 				}
-				done.Add(1)
+				if done.Add(1) == restartAt {
+					close(reachedRestart)
+				}
 			}
 		})
 	}
@@ -207,18 +204,16 @@ func loadTest(t *testing.T, store *restartable) {
 	}
 
 	// Zero lost turns: every fact is learned, once.
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		code, body := s.do("GET", "/memproxy/outbox", "", map[string]string{"Authorization": "Token " + apiKey})
-		var st struct{ Pending, Dead int }
+	var code int
+	var body string
+	var st struct{ Pending, Dead int }
+	if !waitFor(3*time.Minute, func() bool {
+		code, body = s.do("GET", "/memproxy/outbox", "", map[string]string{"Authorization": "Token " + apiKey})
+		st.Pending, st.Dead = 0, 0
 		json.Unmarshal([]byte(body), &st)
-		if code == 200 && st.Pending == 0 && st.Dead == 0 {
-			break
-		}
-		if st.Dead > 0 || time.Now().After(deadline) {
-			t.Fatalf("outbox after the load: %d %s", code, body)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return st.Dead > 0 || code == 200 && st.Pending == 0
+	}) || st.Dead > 0 {
+		t.Fatalf("outbox after the load: %d %s", code, body)
 	}
 	facts := map[string]int{}
 	for u := range loadUsers {

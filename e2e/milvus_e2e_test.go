@@ -1,33 +1,16 @@
-package main
+package e2e
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/memproxy/memproxy/memory/storetest"
 )
-
-func milvusEnv(addr string) map[string]string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return map[string]string{
-		"MEMPROXY_STORE":                  "milvus",
-		"MEMPROXY_MILVUS_ADDRESS":         addr,
-		"MEMPROXY_MILVUS_COLLECTION":      "memproxy_e2e_" + hex.EncodeToString(b),
-		"MEMPROXY_MILVUS_CONNECT_TIMEOUT": "2s",
-	}
-}
 
 // chat sends one chat request for user and agent and returns the
 // X-Memory-Status of the answer and how long it took.
@@ -50,18 +33,6 @@ func (s *sidecar) chat(user, agent, text string) (string, time.Duration) {
 		s.t.Fatalf("chat answered %d", resp.StatusCode)
 	}
 	return resp.Header.Get("X-Memory-Status"), time.Since(start)
-}
-
-// waitFor retries cond every 100ms until it holds or d passes.
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return true
 }
 
 // TestFitCoachOnMilvus runs the seed's FitCoach flow through the sidecar
@@ -111,60 +82,12 @@ func TestFitCoachOnMilvus(t *testing.T) {
 	}
 }
 
-// liteServer is a Milvus Lite process of the test's own, which it may kill.
-type liteServer struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	addr string
-	cmd  *exec.Cmd
-}
-
-func startLite(t *testing.T, bin, dir, addr string) *liteServer {
-	t.Helper()
-	l := &liteServer{t: t, bin: bin, dir: dir, addr: addr}
-	host, port, _ := net.SplitHostPort(addr)
-	l.cmd = exec.Command(bin, "server", "--data-dir", dir, "--host", host, "--port", port)
-	log, err := os.OpenFile(filepath.Join(filepath.Dir(dir), "lite.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.cmd.Stdout, l.cmd.Stderr = log, log
-	l.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := l.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.kill(); log.Close() })
-	if !waitFor(60*time.Second, func() bool {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}) {
-		t.Fatalf("Milvus Lite did not listen on %s in 60s", addr)
-	}
-	return l
-}
-
-// kill ends the server at once, as a crash would (SIGKILL).
-func (l *liteServer) kill() {
-	if l.cmd.ProcessState == nil {
-		syscall.Kill(-l.cmd.Process.Pid, syscall.SIGKILL)
-		l.cmd.Wait()
-	}
-}
-
 // TestMilvusKilledMidRun kills the Milvus server under a running sidecar:
 // chat keeps answering within the recall budget, saying it failed open,
 // /readyz says why; once the server is back, memory works again without
 // anyone touching the sidecar.
 func TestMilvusKilledMidRun(t *testing.T) {
-	bin := os.Getenv("MEMPROXY_TEST_MILVUS_LITE_BIN")
-	if bin == "" {
-		bin = ".venv-milvus/bin/milvus-lite"
-	}
-	bin = sdkTool(t, bin, "the milvus-lite server")
+	bin := milvusLiteBin(t)
 	dir := filepath.Join(t.TempDir(), "data")
 	addr := freeAddr(t)
 	lite := startLite(t, bin, dir, addr)
