@@ -171,23 +171,41 @@ func skeleton(s string) string {
 			// not a letter a Latin one could be confused with
 			b.WriteRune(r)
 		default:
-			sk := confusables.Skeleton(string(r))
-			sk = strings.Map(func(r rune) rune {
-				if unicode.Is(unicode.Mn, r) {
-					return -1
-				}
-				return r
-			}, sk)
-			if sk != "" && isASCII(sk) {
-				b.WriteString(sk)
-			} else if l, ok := smallCapitals[r]; ok {
-				b.WriteRune(l)
-			} else {
-				b.WriteRune(r)
-			}
+			b.WriteString(latin(r))
 		}
 	}
 	return b.String()
+}
+
+// latin returns the Latin letters a letter of another script reads as, or
+// the letter itself. The lower-case letter is tried first: the skeleton of
+// a capital Greek iota is "l", but it reads as an "i".
+func latin(r rune) string {
+	lower := unicode.ToLower(r)
+	if sk := ascii(confusables.Skeleton(string(lower))); sk != "" {
+		return sk
+	}
+	if l, ok := lookalikes[lower]; ok {
+		return string(l)
+	}
+	if sk := ascii(confusables.Skeleton(string(r))); sk != "" {
+		return strings.ToLower(sk)
+	}
+	return string(r)
+}
+
+// ascii returns s without combining marks if that is ASCII, else "".
+func ascii(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Mn, r) {
+			return -1
+		}
+		return r
+	}, s)
+	if !isASCII(s) {
+		return ""
+	}
+	return s
 }
 
 // leetLetters are the digits and symbols that stand for letters in
@@ -210,7 +228,7 @@ func leet(s string) string {
 		word := b[i:j]
 		if hasLetter(word) {
 			for k, c := range word {
-				if l, ok := leetLetters[c]; ok && (c >= '0' && c <= '9' || k > 0 && k < len(word)-1) {
+				if l, ok := leetLetters[c]; ok && (c >= '0' && c <= '9' || k < len(word)-1) {
 					word[k] = l
 					changed = true
 				}
@@ -381,9 +399,11 @@ func reverse(s string) string {
 	return string(rs)
 }
 
-// smallCapitals are the Latin small capital letters ("ɪɢɴᴏʀᴇ"), which
+// lookalikes are the Latin small capital letters ("ɪɢɴᴏʀᴇ"), which
 // neither NFKC nor the confusables table turn into plain letters.
-var smallCapitals = map[rune]rune{
+var lookalikes = map[rune]rune{
+	// and Greek letters that look Latin but have no skeleton to it
+	'ι': 'i', 'ο': 'o', 'α': 'a', 'ε': 'e', 'κ': 'k', 'ν': 'v', 'ρ': 'p', 'τ': 't', 'υ': 'u', 'χ': 'x',
 	'ᴀ': 'a', 'ʙ': 'b', 'ᴄ': 'c', 'ᴅ': 'd', 'ᴇ': 'e', 'ꜰ': 'f', 'ɢ': 'g', 'ʜ': 'h', 'ɪ': 'i', 'ᴊ': 'j',
 	'ᴋ': 'k', 'ʟ': 'l', 'ᴍ': 'm', 'ɴ': 'n', 'ᴏ': 'o', 'ᴘ': 'p', 'ꞯ': 'q', 'ʀ': 'r', 'ꜱ': 's', 'ᴛ': 't',
 	'ᴜ': 'u', 'ᴠ': 'v', 'ᴡ': 'w', 'ʏ': 'y', 'ᴢ': 'z',

@@ -11,31 +11,32 @@ import (
 
 // Words an instruction to a model is about.
 const (
-	orders    = `(?:instructions?|prompts?|rules|directions|guidelines|directives|programming|constraints|restrictions|guardrails|commands|orders|policies|system\s+(?:prompt|message))`
-	overrides = `(?:ignore|disregard|forget|override|bypass|discard|abandon|neglect|skip|drop|set\s+aside|throw\s+out|pay\s+no\s+attention\s+to)`
-	earlier   = `(?:previous|prior|above|earlier|preceding|foregoing|original|initial|old|existing|system|developer|default|current|safety|all|any|every|your|the|those|these|other|of)`
+	orders    = `(?:instructions?|prompts?|rules|directions|guidelines|guidance|directives|programming|constraints|restrictions|guardrails|commands|orders|policies|content\s+policy|configuration|system\s+(?:prompt|message)|task)`
+	overrides = `(?:ignore|disregard|forget(?:\s+about)?|override|bypass|discard|abandon|neglect|skip|drop|set\s+aside|throw\s+out|pay\s+no\s+attention\s+to|revoke|cancel|do\s+not\s+follow|don'?t\s+follow|stop\s+following)`
+	earlier   = `(?:previous|prior|above|earlier|preceding|foregoing|original|initial|old|existing|system|developer|default|current|safety|memory|content|usage|all|any|every|your|the|those|these|other|of|whatever|you\s+were\s+given)`
 	replies   = `(?:answers?|responses?|replies|reply|messages?|outputs?|recommendations?|conversations?|chats?|sessions?)`
 	roles     = `(?:system|assistant|developer|admin|administrator|human|user|chatbot|ai\s+assistant|instruction|instructions|sys)`
 )
 
 var englishPatterns = newPatternSet(
 	// Overrides of earlier instructions, in any order of their words.
-	p("ignore ignores ignored ignoring disregard disregards disregarding forget forgets forgetting override overrides overriding bypass discard abandon neglect skip drop aside throw attention",
+	p("ignore ignores ignored ignoring disregard disregards disregarding forget forgets forgetting override overrides overriding bypass discard abandon neglect skip drop aside throw attention revoke cancel follow following",
 		overrides+`\s+(?:`+earlier+`\s+){0,4}`+orders),
-	p("ignore ignores ignored ignoring disregard disregards disregarding forget forgets forgetting override overrides overriding bypass discard abandon neglect skip drop aside throw attention",
+	p("ignore ignores ignored ignoring disregard disregards disregarding forget forgets forgetting override overrides overriding bypass discard abandon neglect skip drop aside throw attention revoke cancel follow following",
 		overrides+`\s+(?:everything|all)\s+(?:you\s+(?:were|have\s+been)\s+told|above|before|i\s+said\s+before)`),
 	p("void cancelled canceled obsolete revoked invalid null suspended lifted longer",
 		`\b`+orders+`\s+(?:above|before|so\s+far)?\s*(?:are|is)\s+(?:now\s+)?(?:void|cancell?ed|obsolete|revoked|invalid|null|suspended|lifted|no\s+longer\s+(?:valid|apply|in\s+effect))`),
 	p("longer don dont not",
-		`\b(?:your|the|all|previous|prior)\s+`+orders+`\s+(?:no\s+longer|don'?t|do\s+not)\s+(?:apply|matter|count)`),
+		`\b(?:your|all\s+(?:your|the|previous|prior)|previous|prior|earlier|original|system)\s+`+orders+`\s+(?:no\s+longer|don'?t|do\s+not)\s+(?:apply|matter|count|bind)`),
 	// Role markers: a role and a colon at the start of a line or after a
 	// markup character; a role tag; chat-template tokens.
 	p(":",
-		`(?:^|[\n>\]\)\}#*|"'`+"`"+`]|\.\s)\s*`+roles+`(?:\s+(?:prompt|message|note|override|update|instructions?))?\s*:`),
-	p("new updated revised real actual hidden secret true",
-		`\b(?:new|updated|revised|real|actual|hidden|secret|true)\s+(?:system\s+)?(?:instructions?|prompt|policy|policies|rules?|directives?|orders|persona|task)\s*[:\-=]`),
-	p("<",
-		`<\s*/?\s*(?:system|sys|instructions?|prompt|assistant|developer|admin|memproxy[\w-]*|memor(?:y|ies)[\w-]*|context|im_start|im_end|endoftext|eot_id|start_header_id|end_header_id|s)\s*/?>`),
+		`(?:^|[\n>\]\)\}#*|"',`+"`"+`]|\.\s)\s*`+roles+`(?:\s+(?:prompt|message|note|notice|override|update|instructions?)){0,2}\s*:`),
+	p("new updated revised real actual hidden secret true rule rules instruction instructions order orders update",
+		`\b(?:new|updated|revised|real|actual|hidden|secret|true)\s+(?:system\s+)?(?:instructions?|prompt|directives?|orders|persona|task)\s*[:\-=]`+
+			`|\b(?:new|updated|revised)\s+(?:rules?|polic(?:y|ies))\s+for\s+(?:you|the\s+(?:assistant|ai|bot|model))|\b(?:my|the|new)\s+(?:rules?|instructions?|orders?)\s+for\s+you\b|\bpolicy\s+update\s*:`),
+	p("< ```",
+		`<\s*/?\s*(?:system[\w-]*|sys|instructions?|prompt|assistant|developer|admin|memproxy[\w-]*|memor(?:y|ies)[\w-]*|context|tool[\w-]*|function[\w-]*|im_start|im_end|endoftext|eot_id|start_header_id|end_header_id|s)\s*/?>|<!--[^>]{0,60}(?:end|system|memor|instruction)`+"|```\\s*(?:system|instructions?|prompt)\\b"),
 	p("<|",
 		`<\|[^|>]{0,40}\|>`),
 	p("<<",
@@ -55,14 +56,14 @@ var englishPatterns = newPatternSet(
 		`\b(?:for|in)\s+(?:all|every)\s+(?:future|subsequent|following|later|upcoming)\s+`+replies),
 	p("pretend pretending act acting behave roleplay role",
 		`\b(?:pretend|act|behave|roleplay|role-play)\s+(?:to\s+be|as\s+if|as\s+though|as|like)\s+(?:you|an?\s+(?:\w+\s+){0,2}(?:ai|model|assistant|chatbot|bot)|dan|the\s+(?:system|developer))\b`),
-	p("mode",
-		`\b(?:developer|god|jailbreak|dan|debug|sudo|admin|unrestricted|unfiltered|maintenance|root)\s+mode\b`),
+	p("mode godmode god jailbreak jailbroken",
+		`\b(?:enter|enable|activate|switch\s+(?:to|into)|turn\s+on|you\s+are\s+(?:now\s+)?in|you'?re\s+(?:now\s+)?in|now\s+in|engage|go\s+into)\s+(?:\w+\s+)?(?:developer|god|jailbreak|dan|debug|sudo|admin|unrestricted|unfiltered|maintenance|root)\s+mode\b|\b(?:developer|god|jailbreak|dan|sudo|unrestricted|unfiltered)\s+mode\s+(?:enabled|activated|is\s+on|on|engaged)\b|\bgod\s?mode\b`),
 	p("anything",
 		`\bdo\s+anything\s+now\b`),
 	p("restrictions filter filters filtering limitations limits censorship guardrails safety rules ethics",
 		`\b(?:without|with\s+no|free\s+(?:of|from))\s+(?:any\s+)?(?:restrictions|filters?|filtering|limitations|limits|censorship|guardrails|safety|rules|ethics)\b`),
 	p("safety content filter filters guardrails restrictions censorship moderation alignment",
-		`\b(?:bypass|disable|turn\s+off|switch\s+off|deactivate|remove|lift)\s+(?:all\s+|any\s+)?(?:your\s+|the\s+)?(?:safety|content|filters?|guardrails|restrictions|censorship|moderation|alignment)`),
+		`\b(?:bypass|disable|turn\s+off|switch\s+off|deactivate|remove|lift|circumvent|get\s+around)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:your\s+|the\s+|its\s+)?(?:safety\s+(?:filters?|rules|guidelines|training|settings|layer)|content\s+(?:polic(?:y|ies)|filters?|filtering|moderation)|filters|guardrails|restrictions|censorship|moderation|alignment|usage\s+polic(?:y|ies))`),
 	p("bound",
 		`\b(?:no\s+longer|not)\s+bound\s+by\b`),
 	// Revealing or sending what the model holds.
@@ -93,8 +94,8 @@ var englishPatterns = newPatternSet(
 	p("comply",
 		`\bcomply\s+with\s+(?:my|these|this|the\s+following|the\s+new|all)\s+(?:\w+\s+)?(?:instructions|commands|orders|requests|rules|directives)\b`),
 	// Claims of authority over the model.
-	p("developer developers creator creators owner owners operator operators administrator administrators admin admins programmer programmers system sysadmin supervisor trainer maker",
-		`\b(?:i\s+am|i'm|this\s+is|speaking\s+as|as)\s+(?:the|your|an?|its)\s+(?:\w+\s+)?(?:developers?|creators?|owners?|operators?|administrators?|admins?|programmers?|system|sysadmin|supervisor|trainer|maker)\b[^\n]{0,120}\b(?:policy|policies|instructions?|rules?|override|mode|commands?|authori[sz]e|authori[sz]ed|obey|comply|directive|must|unlock|access|restrictions)\b`),
+	p("im developer developers creator creators owner owners operator operators administrator administrators admin admins programmer programmers system sysadmin supervisor trainer maker",
+		`\b(?:i\s+am|i'm|im|this\s+is|speaking\s+as|as)\s+(?:the|your|its)\s+(?:\w+\s+)?(?:developers?|creators?|owners?|operators?|administrators?|admins?|programmers?|sysadmin|maker|trainer)\b[^\n]{0,120}\b(?:policy|policies|instructions?|rules?|override|mode|commands?|authori[sz]e|authori[sz]ed|obey|comply|directive|must|unlock|access|restrictions|configuration|programming|release|permission|telling\s+you|switched\s+off|disabled)\b`),
 	p("staff team engineer engineers employee employees support admin",
 		`\b(?:openai|anthropic|google|meta|microsoft|memproxy)\s+(?:staff|team|engineers?|employees?|support|admin|safety\s+team)\s+(?:here|speaking|says|said|requires|instructs)\b`),
 	p("override access privilege privileges command password code key",
@@ -105,6 +106,33 @@ var englishPatterns = newPatternSet(
 		`\bi\s+(?:hereby\s+)?(?:authori[sz]e|permit|allow|order|command|instruct)\s+you\s+to\b`),
 	p("override",
 		`\boverride\s+(?:code|command|protocol|enabled|activated|accepted)\b`),
+	// Statements that what steers the model has changed.
+	p("directives instructions guidelines constraints guardrails policy policies safety moderation system privileges restrictions filters",
+		`\b(?:directives|instructions|guidelines|constraints|guardrails|content\s+polic(?:y|ies)|usage\s+polic(?:y|ies)|safety\s+(?:rules|filters?|layer|training|guidelines)|moderation(?:\s+layer)?|system\s+(?:message|prompt)|privileges|restrictions|filters)\b[^.\n]{0,40}\b(?:superseded|rescinded|revoked|lifted|retracted|replaced|cancell?ed|void|disabled|removed|suspended|waived|overridden|outdated|obsolete|granted|switched\s+off|turned\s+off|no\s+longer\s+(?:apply|valid|in\s+effect))\b`),
+	p("precedence priority",
+		`\b(?:this|these|my)\s+(?:message|memory|memories|note|instructions?)\s+(?:takes?|has|have)\s+(?:precedence|priority)`),
+	p("exempt",
+		`\bexempt\s+from\s+(?:the|all|any|your)\s+(?:rules|restrictions|filters|polic(?:y|ies)|moderation|guidelines)`),
+	p("priority privileges rights permissions access",
+		`\b(?:admin|root|elevated|system|highest|superuser)\s+(?:priority|privileges|rights|permissions|access)\b[^.\n]{0,30}\b(?:granted|until|enabled|for\s+this|active)\b`),
+	p("sharing revealing disclosing exporting sending",
+		`\b(?:sharing|revealing|disclosing|exporting|sending)\s+(?:all\s+)?(?:stored\s+)?(?:user\s+data|memories|conversations|chat\s+logs|personal\s+data\s+of)`),
+	p("listen programmed",
+		`\blisten\s+only\s+to\s+me\b|\bonly\s+(?:listen\s+to|obey|follow)\s+me\b|\byou\s+were\s+programmed\b`),
+	p("give tell send recommend say show share read mention forward direct refer offer",
+		`\b(?:give|tell|send|recommend|say|show|share|read|mention|forward|direct|refer|offer)\s+(?:it|this|that|them)\s+(?:back\s+)?to\s+(?:everyone|everybody|anyone|anybody|all\s+users|other\s+users|whoever)`),
+	p("want need like expect order command instruct require",
+		`\bi\s*(?:want|need|would\s+like|'d\s+like|expect|order|command|instruct|require)\s+you\s+to\s+(?:always|never|from\s+now|only|ignore|forget|tell|say|recommend|include|answer|respond|reply|treat|act|pretend|stop|obey|mention|promote)`),
+	p("answer answers response responses reply replies message messages",
+		`\b(?:every|each|all|any)\s+(?:\w+\s+){0,2}(?:answers?|responses?|repl(?:y|ies)|messages?)\s+you\s+(?:give|write|send|make|produce)`),
+	p("asked told instructed",
+		`\b(?:asked|told|instructed)\s+me\s+to\s+(?:tell|inform|remind)\s+you\b`),
+	p("disable enable unlock",
+		`\b(?:disable|enable|unlock)_(?:safety|filters?|guardrails|restrictions|moderation)\b`),
+	p("start begin end finish close sign open",
+		`\b(?:start|begin|end|finish|close|sign|open)\s+(?:every|each|all)\s+(?:of\s+)?(?:your\s+)?(?:answers?|responses?|repl(?:y|ies)|messages?)\b`),
+	p("now",
+		`\bfrom\s+now\s+on,?\s+(?:always|never|only)\s+(?:recommend|promote|mention|include|tell|say|advertise|link|send|praise|answer|respond|reply|start|end|add)`),
 )
 
 // squeezedPatterns find the worst phrases spelled out letter by letter
@@ -133,7 +161,7 @@ var otherLanguages = newPatternSet(
 		`(?:^|\P{L})(?:en|em|in)\s+(?:cada|todas?\s+(?:las|as)|ogni|tutte\s+le)\s+(?:respuestas?|respostas?|risposte?|risposta)(?:\P{L}|$)`),
 	// French
 	p("ignore ignorez ignores oublie oubliez oublies compte abstraction",
-		`(?:^|\P{L})(?:ignore[zs]?|oublie[zs]?|ne\s+tiens?\s+pas\s+compte|ne\s+tenez\s+pas\s+compte|fais\s+abstraction|faites\s+abstraction)(?:\P{L}|$)[^.\n]{0,50}(?:^|\P{L})(?:instructions|consignes|règles|directives|ordres)`),
+		`(?:^|\P{L})(?:ignore[zs]?|oublie[zs]?|ne\s+tiens?\s+pas\s+compte\s+de|ne\s+tenez\s+pas\s+compte\s+de)\s+(?:toutes\s+|tous\s+)?(?:tes|vos)\s+(?:\w+\s+)?(?:instructions|consignes|règles|directives|ordres)|(?:^|\P{L})(?:ignore[zs]?|oublie[zs]?)\s+(?:toutes\s+|tous\s+)?(?:les|ces)\s+(?:instructions|consignes|règles|directives|ordres)\s+(?:précédentes|antérieures|ci-dessus|d'avant|initiales|du\s+système)`),
 	p("désormais dorénavant maintenant aujourd",
 		`(?:^|\P{L})(?:désormais|dorénavant|à\s+partir\s+de\s+maintenant|a\s+partir\s+de\s+maintenant|à\s+partir\s+d'aujourd'hui)[,\s]+(?:tu|vous)\s+(?:es|êtes|dois|devez|réponds|répondez|répondras|répondrez|vas|allez|ne)`),
 	p("maintenant désormais dorénavant",
@@ -153,6 +181,36 @@ var otherLanguages = newPatternSet(
 		`(?:^|\P{L})(?:neue|nieuwe)\s+(?:anweisungen|regeln|instructies|regels)\s*:`),
 	p("jeder allen elk",
 		`(?:^|\P{L})(?:in\s+jeder|in\s+allen)\s+(?:antwort|antworten|nachricht)(?:\P{L}|$)|\bin\s+elk\s+antwoord\b`),
+	p("ahora",
+		`(?:a\s+partir\s+de\s+ahora|desde\s+ahora)[,\s]+(?:\S+\s+){0,2}(?:recomienda|responde|di|dile|diles|menciona|incluye|termina|ignora|olvida|eres|debes|nunca|siempre)(?:\P{L}|$)`),
+	p("política políticas reglas instrucciones",
+		`(?:nueva\s+pol[ií]tica|nuevas\s+(?:reglas|instrucciones|pol[ií]ticas))\s*:`),
+	p("usuarios utilisateurs utenti usuários",
+		`(?:a\s+todos\s+los\s+usuarios|à\s+tous\s+les\s+utilisateurs|a\s+tutti\s+gli\s+utenti|a\s+todos\s+os\s+usu[áa]rios)`),
+	p("sistema système systeme система 系统 系統 システム 시스템 sistem",
+		`(?:^|[\s>\]])(?:sistema|système|systeme|система|系统|系統|システム|시스템|sistem)\s*[:：]`),
+	p("désormais dorénavant maintenant",
+		`(?:désormais|dorénavant|à\s+partir\s+de\s+maintenant)[,\s]+(?:\S+\s+){0,2}(?:termine|réponds|dis|ajoute|inclus|mentionne|recommande|conseille|ignore|oublie)(?:\P{L}|$)`),
+	p("chaque",
+		`chaque\s+fois\s+qu[e']\s*(?:on|quelqu'un|un\s+utilisateur)[^,]{0,60},\s*(?:conseille|recommande|dis|réponds|mentionne)`),
+	p("als filter umgehen",
+		`(?:^|\P{L})als\s+(?:dein|ihr|euer)\s+(?:administrator|admin|entwickler|betreiber|schöpfer)|filter\s+(?:zu\s+)?umgehen|(?:umgehe|deaktiviere)\s+(?:alle\s+)?(?:filter|sicherheits)`),
+	p("poi adesso",
+		`(?:d'ora\s+in\s+poi|da\s+ora\s+in\s+poi|da\s+adesso)[,\s]+(?:\S+\s+){0,2}(?:consiglia|rispondi|di|aggiungi|includi|menziona|ignora)(?:\P{L}|$)`),
+	p("esqueça esqueca restrições restricoes",
+		`esque[çc]a\s+(?:suas|as|todas\s+as)\s+(?:diretrizes|instru[çc][õo]es|regras)|(?:n[ãa]o\s+tem|sem)\s+restri[çc][õo]es`),
+	p("политика правила фильтров ограничений цензуры отключи выключи убери доступа разработчик создатель администратор",
+		`(?:новая\s+политика|новые\s+правила)\s*:|без\s+(?:фильтров|ограничений|цензуры)|(?:отключи|выключи|убери)\s+(?:все\s+)?(?:фильтры|ограничения)|код\s+доступа|(?:разработчик|создатель|администратор)\s+(?:этого|этой)\s+(?:бота|приложения|системы|модели)`),
+	p("绕过 繞過 关闭 關閉 禁用 我是",
+		`(?:绕过|繞過|关闭|關閉|禁用)[^。]{0,8}(?:过滤|過濾|限制|安全)|我是(?:管理员|管理員|开发者|開發者)`),
+	p("السياسة مطور",
+		`السياسة\s+الجديدة|مطور\s+هذا\s+(?:التطبيق|البوت|النظام)`),
+	p("vanaf",
+		`vanaf\s+nu[,\s]+(?:\S+\s+){0,2}(?:raad|antwoord|zeg|noem|vermeld|voeg)(?:\P{L}|$)`),
+	p("każdej zapomnij jesteś",
+		`w\s+każdej\s+odpowiedzi|zapomnij\s+o\s+(?:swoich|twoich|wszystkich)\s+(?:zasadach|instrukcjach|poleceniach)|jesteś\s+teraz`),
+	p("her",
+		`(?:^|\P{L})her\s+(?:cevab|yanıt|yanit)`),
 	// Polish, Turkish
 	p("zignoruj ignoruj zapomnij pomiń",
 		`(?:^|\P{L})(?:zignoruj|ignoruj|zapomnij|pomiń)(?:\P{L}|$)[^.\n]{0,50}(?:^|\P{L})(?:instrukcje|instrukcji|polecenia|poleceń|zasady|reguły)`),
@@ -166,7 +224,7 @@ var otherLanguages = newPatternSet(
 	p("игнорируй игнорируйте проигнорируй проигнорируйте забудь забудьте обращай отмени игноруй",
 		`(?:игнорируй|игнорируйте|проигнорируй|проигнорируйте|забудь|забудьте|не\s+обращай\s+внимания\s+на|отмени|игноруй|забудь\s+про)[^.\n]{0,60}(?:инструкци|указани|правил|команд|директив|ограничени)`),
 	p("теперь момента отныне",
-		`(?:теперь\s+ты|с\s+этого\s+момента|отныне)[,\s]+(?:ты|будешь|должен|должна|отвечай|являешься|—|-)?`),
+		`(?:теперь\s+ты|с\s+этого\s+момента[,\s]+(?:ты|будешь|должен|должна|отвечай|всегда|никогда)|отныне[,\s]+(?:ты|будешь|должен|должна|отвечай|всегда|никогда))`),
 	p("новые",
 		`(?:новые\s+(?:инструкции|правила|указания))\s*:`),
 	p("каждом всех",
