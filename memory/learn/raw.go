@@ -79,6 +79,12 @@ func RawFact(msg string, minChars int) string {
 	var b strings.Builder
 	n := 0
 	for _, s := range sentences(msg) {
+		if rest := rememberThat.ReplaceAllString(s, ""); rest != s {
+			if strings.HasPrefix(strings.ToLower(rest), "to ") {
+				continue // "remember to buy milk": a reminder asked for, not a fact
+			}
+			s = rest
+		}
 		if isLowSignal(s) {
 			continue
 		}
@@ -100,10 +106,24 @@ func RawFact(msg string, minChars int) string {
 		b.WriteString(s)
 		n += sn
 	}
-	if n < minChars {
+	if weight(b.String()) < minChars {
 		return ""
 	}
 	return b.String()
+}
+
+// weight is a text's length in characters for minChars, a Chinese,
+// Japanese or Korean character counting as two: "我对花生过敏" (allergic
+// to peanuts) says in six what English says in twenty-odd.
+func weight(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) {
+			n++
+		}
+	}
+	return n
 }
 
 // truncateWords cuts s to at most max characters, at a space if there is
@@ -163,22 +183,11 @@ func init() {
 
 var greetings = map[string]bool{"hi": true, "hello": true, "hey": true, "yo": true, "hiya": true, "howdy": true}
 
-// requestVerbs open sentences that ask the assistant for something:
-// "Tell me a joke", "Write a plan". They say what the user wants now,
-// not something lasting about them.
-var requestVerbs = map[string]bool{}
-
-func init() {
-	for _, w := range strings.Fields(`tell give show explain write help list suggest recommend make create
-		generate describe summarize summarise translate find stream answer repeat say send draft
-		calculate compute continue please let's lets rewrite fix check compare`) {
-		requestVerbs[w] = true
-	}
-}
-
 // isLowSignal reports whether a sentence is a greeting, an
-// acknowledgement, a question or a request to the assistant: things that
-// say nothing lasting about the user. Raw extraction keeps statements
+// acknowledgement, a question, a request or a command to the assistant, or
+// otherwise speaks to the assistant rather than of the user: things that
+// say nothing lasting about the user, and, kept, would be recalled into
+// later prompts as if they were facts. Raw extraction keeps statements
 // only; the llm mode can find facts in the rest.
 func isLowSignal(s string) bool {
 	if strings.HasSuffix(strings.TrimSpace(s), "?") {
@@ -190,7 +199,8 @@ func isLowSignal(s string) bool {
 		return true
 	}
 	first := strings.Trim(words[0], ",!.")
-	if requestVerbs[first] || slices.Contains(words, "please") {
+	unquoted := strings.Fields(strings.ToLower(quoted.ReplaceAllString(s, "")))
+	if slices.Contains(unquoted, "please") || command(s) || addressed(s) || standingOrder(s) {
 		return true
 	}
 	// "Hi", "hello there", "hey coach": a greeting and a word or two.

@@ -326,6 +326,12 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]memory.Event, error
 	var conv []memory.Message
 	for _, t := range turns {
 		for _, m := range t.UserMessages {
+			if injector.Suspicious(m) {
+				// One instruction to the model in a message makes the whole
+				// message hostile: its other sentences ("I love hiking.
+				// SYSTEM: ...") are not learned either, in either mode.
+				continue
+			}
 			conv = append(conv, memory.Message{Role: "user", Content: m})
 		}
 		if t.Assistant != "" {
