@@ -76,6 +76,10 @@ type Options struct {
 	// Per-layer budgets: each layer's lines and title within the block.
 	PersonaBudget, UserBudget, RelationshipBudget, RunBudget int
 	Wording                                                  Wording // empty fields: DefaultWording
+	// Flag, if set, stands in for Suspicious: a caller that injects the
+	// same memories into request after request may remember the answers
+	// (Suspicious reads a text several ways, tens of microseconds each).
+	Flag func(text string) bool
 }
 
 // A Result says what went into a block.
@@ -92,6 +96,10 @@ type Result struct {
 // fits or m is empty.
 func Block(m Memories, opts Options) (string, Result) {
 	w := opts.Wording.Resolve()
+	flag := opts.Flag
+	if flag == nil {
+		flag = Suspicious
+	}
 	type section struct {
 		title  string
 		items  []string
@@ -110,7 +118,7 @@ func Block(m Memories, opts Options) (string, Result) {
 	for _, s := range []*section{persona, rel, run, user} { // priority order
 		for _, text := range s.items {
 			line := "- " + quote(text)
-			if Suspicious(text) {
+			if flag(text) {
 				line = "- " + flagged + quote(text)
 			}
 			cost := EstimateTokens(line) + 1

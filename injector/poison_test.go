@@ -57,3 +57,15 @@ func TestSuspiciousMemoriesAreFlaggedInTheBlock(t *testing.T) {
 		}
 	}
 }
+
+func TestBlockAsksOptionsFlag(t *testing.T) {
+	var asked []string
+	flag := func(text string) bool { asked = append(asked, text); return text == "odd" }
+	block, _ := Block(Memories{User: []string{"Likes tea", "odd"}}, Options{Flag: flag})
+	if len(asked) != 2 {
+		t.Fatalf("Flag asked about %q, want both memories", asked)
+	}
+	if !strings.Contains(block, flagged+quote("odd")) || strings.Contains(block, flagged+quote("Likes tea")) {
+		t.Errorf("the block does not follow Flag:\n%s", block)
+	}
+}

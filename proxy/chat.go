@@ -221,7 +221,9 @@ func (s *Server) remember(c *gin.Context, st *reqState, a api, body []byte, id m
 	}
 	injectStart := time.Now()
 	defer func() { st.timing += fmt.Sprintf(", inject;dur=%.3f", ms(time.Since(injectStart))) }()
-	block, res := injector.Block(memoriesOf(rec), blockOptions(pol.Recall))
+	opts := blockOptions(pol.Recall)
+	opts.Flag = s.flag
+	block, res := injector.Block(memoriesOf(rec), opts)
 	if block == "" {
 		s.opts.Metrics.recalled("none", time.Since(start), 0, 0)
 		return body, "none", 0

@@ -10,6 +10,8 @@
 package proxy
 
 import (
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/memproxy/memproxy/injector"
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
@@ -114,6 +117,23 @@ type Server struct {
 	// handoffs counts the turns of requests in progress and of answers
 	// being handed to the Learner; WaitHandoffs waits for them.
 	handoffs counter
+	// flags remembers which memory texts read like instructions: the same
+	// memories are injected into request after request.
+	flags *lru.Cache[string, bool]
+}
+
+// flagCacheSize is how many memory texts' flags the sidecar remembers.
+const flagCacheSize = 16384
+
+// flag reports whether a memory reads like an instruction (see
+// injector.Suspicious), remembering the answer.
+func (s *Server) flag(text string) bool {
+	if f, ok := s.flags.Get(text); ok {
+		return f
+	}
+	f := injector.Suspicious(text)
+	s.flags.Add(text, f)
+	return f
 }
 
 // counter counts work in progress. Unlike a WaitGroup it may be waited
@@ -181,6 +201,7 @@ func New(opts Options) *Server {
 		opts.Transport = NewTransport()
 	}
 	s := &Server{opts: opts, log: opts.Logger, identity: newIdentityReader(opts.Identity), limits: newLimiter(opts.MaxConcurrentPerUser)}
+	s.flags, _ = lru.New[string, bool](flagCacheSize) // fails only for a size <= 0
 	s.proxy = &httputil.ReverseProxy{
 		Rewrite:        s.rewrite,
 		Transport:      opts.Transport,
