@@ -65,6 +65,9 @@ type Milvus struct {
 	Database       string   `yaml:"database"`
 	Collection     string   `yaml:"collection"`
 	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// HealthTimeout bounds each health check of the server (see
+	// milvus.Config.HealthTimeout).
+	HealthTimeout Duration `yaml:"health_timeout"`
 }
 
 // Embedding configures the openai embedder.
@@ -165,6 +168,7 @@ func Default() Config {
 		Milvus: Milvus{
 			Address: "localhost:19530", Collection: "memproxy_memories",
 			ConnectTimeout: Duration(5 * time.Second),
+			HealthTimeout:  Duration(1500 * time.Millisecond),
 		},
 		Embedder:  "hash",
 		Embedding: Embedding{Model: "text-embedding-3-small", CacheSize: 10000},
@@ -268,6 +272,7 @@ var settings = []setting{
 	{"MEMPROXY_MILVUS_DATABASE", "milvus.database", str(func(c *Config) *string { return &c.Milvus.Database })},
 	{"MEMPROXY_MILVUS_COLLECTION", "milvus.collection", str(func(c *Config) *string { return &c.Milvus.Collection })},
 	{"MEMPROXY_MILVUS_CONNECT_TIMEOUT", "milvus.connect_timeout", duration(func(c *Config) *Duration { return &c.Milvus.ConnectTimeout })},
+	{"MEMPROXY_MILVUS_HEALTH_TIMEOUT", "milvus.health_timeout", duration(func(c *Config) *Duration { return &c.Milvus.HealthTimeout })},
 	{"MEMPROXY_EMBEDDER", "embedder", str(func(c *Config) *string { return &c.Embedder })},
 	{"MEMPROXY_EMBEDDING_URL", "embedding.url", str(func(c *Config) *string { return &c.Embedding.URL })},
 	{"MEMPROXY_EMBEDDING_MODEL", "embedding.model", str(func(c *Config) *string { return &c.Embedding.Model })},
@@ -404,6 +409,9 @@ func (c *Config) Validate() error {
 		}
 		if c.Milvus.ConnectTimeout <= 0 {
 			return bad("milvus.connect_timeout", "must be positive")
+		}
+		if c.Milvus.HealthTimeout <= 0 {
+			return bad("milvus.health_timeout", "must be positive")
 		}
 	}
 	switch c.Embedder {

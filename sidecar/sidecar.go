@@ -303,7 +303,8 @@ func OpenStore(ctx context.Context, cfg config.Config, e memory.Embedder, log *s
 		s, err := milvus.Open(ctx, milvus.Config{
 			Address: cfg.Milvus.Address, Token: cfg.Milvus.Token, Database: cfg.Milvus.Database,
 			Collection: cfg.Milvus.Collection, ConnectTimeout: time.Duration(cfg.Milvus.ConnectTimeout),
-			Dims: e.Dimensions(), Space: e.Name(), Logger: log,
+			HealthTimeout: time.Duration(cfg.Milvus.HealthTimeout),
+			Dims:          e.Dimensions(), Space: e.Name(), Logger: log,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("store (MEMPROXY_STORE=milvus, MEMPROXY_MILVUS_ADDRESS=%s): %w", cfg.Milvus.Address, err)

@@ -72,8 +72,9 @@ func (s *Store) setState(c client, state error) {
 // Health checks and reconnection.
 const (
 	healthInterval = 2 * time.Second
-	healthTimeout  = 1500 * time.Millisecond
-	closeGrace     = 30 * time.Second
+	// defaultHealthTimeout is Config.HealthTimeout's default.
+	defaultHealthTimeout = 1500 * time.Millisecond
+	closeGrace           = 30 * time.Second
 )
 
 // reconnectWait is the wait before each attempt to reconnect: 100ms once
@@ -147,7 +148,11 @@ func (s *Store) markUnavailable(c client, state error) {
 // collections are loaded: a restarted server may have released them, and
 // reconnecting loads them again.
 func (s *Store) checkHealth(c client) error {
-	ctx, cancel := context.WithTimeout(context.Background(), healthTimeout)
+	timeout := s.cfg.HealthTimeout
+	if timeout <= 0 {
+		timeout = defaultHealthTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	resp, err := c.GetService().CheckHealth(ctx, &milvuspb.CheckHealthRequest{})
 	if err != nil {

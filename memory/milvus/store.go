@@ -60,9 +60,14 @@ type Config struct {
 	Database       string // empty: the default database
 	Collection     string // memories; history goes to Collection+"_history"
 	ConnectTimeout time.Duration
-	Dims           int    // the embedder's dimension
-	Space          string // the embedder's name: vectors of two are not comparable
-	Logger         *slog.Logger
+	// HealthTimeout bounds each health check; two failed checks in a row
+	// make the store unavailable until it reconnects. Zero: 1.5 s, which
+	// tells a dead server quickly; a server that shares starved cores
+	// with other work may need more.
+	HealthTimeout time.Duration
+	Dims          int    // the embedder's dimension
+	Space         string // the embedder's name: vectors of two are not comparable
+	Logger        *slog.Logger
 }
 
 // ErrUnavailable is returned while the store is not connected to Milvus.

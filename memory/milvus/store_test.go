@@ -43,6 +43,11 @@ func openStore(t *testing.T, addr string, cfg Config) *Store {
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 10 * time.Second
 	}
+	if cfg.HealthTimeout == 0 {
+		// These tests are about what the store does, not how soon it
+		// gives up on a server starved of CPU by other work.
+		cfg.HealthTimeout = 15 * time.Second
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s, err := Open(ctx, cfg)
