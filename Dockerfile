@@ -1,4 +1,5 @@
-# memproxy: a small static image. Build: docker build -t memproxy .
+# memproxy: a small static image.
+# Build: docker build --build-arg VERSION=$(git describe --tags --always --dirty) -t memproxy .
 # Run:   docker run -p 8080:8080 -v memproxy-data:/data -e MEMPROXY_API_KEYS=... memproxy
 
 FROM golang:1.26-bookworm AS build
@@ -6,8 +7,13 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+# The version `memproxy version` prints. Without it the binary says what the
+# Go toolchain recorded, which in an image (no .git copied) is "devel".
+ARG VERSION=
 # Pure Go (bbolt needs no cgo): a static binary that runs on scratch.
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/memproxy . \
+RUN CGO_ENABLED=0 go build -trimpath \
+      -ldflags="-s -w -X github.com/memproxy/memproxy/internal/version.stamped=${VERSION}" \
+      -o /out/memproxy . \
  && mkdir -p /out/data
 
 FROM scratch

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,10 @@ func policyCommand(ctx context.Context, args []string, getenv func(string) strin
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, policyUsage)
 		return 2
+	}
+	if len(args) == 1 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, policyUsage)
+		return 0
 	}
 	switch args[0] {
 	case "check":
@@ -120,6 +125,12 @@ func policyExplain(ctx context.Context, args []string, getenv func(string) strin
 	file := fs.String("file", "", "policy file (default: MEMPROXY_POLICY_FILE)")
 	via := fs.String("via", "", "URL of a running sidecar to ask")
 	key := fs.String("key", "", "memory API key for -via (default: the first of MEMPROXY_API_KEYS)")
+	if slices.ContainsFunc(args, isHelp) {
+		// Asked for: the flags go to stdout, and that is a success.
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return 0
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -310,8 +310,9 @@ var settings = []setting{
 }
 
 // Load builds the configuration: defaults, then the YAML file named by
-// MEMPROXY_CONFIG (if set), then the other MEMPROXY_* variables. getenv is
-// os.Getenv in production.
+// MEMPROXY_CONFIG (if set), then the other MEMPROXY_* variables (and
+// MEMPROXY_API_KEY, the alias of MEMPROXY_API_KEYS). getenv is os.Getenv, or
+// Getenv of a list of variables.
 func Load(getenv func(string) string) (Config, error) {
 	c := Default()
 	if path := getenv("MEMPROXY_CONFIG"); path != "" {
@@ -331,6 +332,9 @@ func Load(getenv func(string) string) (Config, error) {
 		if err := s.set(&c, v); err != nil {
 			return Config{}, fmt.Errorf("%s: %w", s.env, err)
 		}
+	}
+	if err := c.aliasAPIKeys(getenv); err != nil {
+		return Config{}, err
 	}
 	if c.Embedding.URL == "" {
 		c.Embedding.URL = c.Upstream.URL

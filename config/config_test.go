@@ -149,9 +149,9 @@ func TestEveryEnvVariableIsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reading README: %v", err)
 	}
-	for _, s := range settings {
-		if !strings.Contains(string(readme), s.env) {
-			t.Errorf("README.md does not document %s", s.env)
+	for _, name := range Variables() {
+		if !strings.Contains(string(readme), "`"+name+"`") {
+			t.Errorf("README.md does not document %s", name)
 		}
 	}
 }

@@ -63,7 +63,7 @@ func TestReadmeFitCoachExample(t *testing.T) {
 	}
 	py := python(t, "openai")
 	s := startSidecar(t, nil)
-	out := runScript(t, map[string]string{"MEMPROXY_URL": s.url, "MEMPROXY_API_KEY": apiKey, "OPENAI_API_KEY": "sk-client-key"}, py, "../examples/fitcoach.py")
+	out := runScript(t, map[string]string{"MEMPROXY_URL": s.url, "MEM0_API_KEY": apiKey, "OPENAI_API_KEY": "sk-client-key"}, py, "../examples/fitcoach.py")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "[memory: injected]") {
 		t.Errorf("the example's last request did not get memories: %q", last)

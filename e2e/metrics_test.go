@@ -51,6 +51,10 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s = %v, want at least %v", series, v, least)
 		}
 	}
+	// Which build is running.
+	if !regexp.MustCompile(`(?m)^memproxy_build_info\{goversion="go1\.[^"]+",version="[^"]+"\} 1$`).MatchString(text) {
+		t.Errorf("/metrics has no memproxy_build_info")
+	}
 	if v := metric(t, text, "memproxy_outbox_pending"); v != 0 {
 		t.Errorf("outbox pending = %v after the turns were learned", v)
 	}

@@ -15,7 +15,11 @@ import (
 func policyCmd(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code := cli.Main(context.Background(), append([]string{"policy"}, args...), func(k string) string { return env[k] }, &out, &errOut)
+	var environ []string
+	for k, v := range env {
+		environ = append(environ, k+"="+v)
+	}
+	code := cli.Main(context.Background(), append([]string{"policy"}, args...), environ, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 

@@ -10,7 +10,7 @@ SIDECAR = os.environ.get("MEMPROXY_URL", "http://127.0.0.1:8080")
 # 1. The operator writes FitCoach's persona once, for every user (the memory API).
 urllib.request.urlopen(urllib.request.Request(
     f"{SIDECAR}/v1/memories/",
-    headers={"Authorization": f"Token {os.environ['MEMPROXY_API_KEY']}", "Content-Type": "application/json"},
+    headers={"Authorization": f"Token {os.environ['MEM0_API_KEY']}", "Content-Type": "application/json"},
     data=json.dumps({
         "messages": [{"role": "user", "content": "I'm FitCoach - supportive, motivational, celebrates small wins."}],
         "agent_id": "fitcoach_v1",

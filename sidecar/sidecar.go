@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/internal/requestid"
+	"github.com/memproxy/memproxy/internal/version"
 	"github.com/memproxy/memproxy/memapi"
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/embed"
@@ -49,11 +51,25 @@ const expirySweep = time.Hour
 // to the outbox and stops the writer. Logs go to logOut. onListen, if set,
 // learns the address served once the port is open (tests listen on port 0).
 func Run(ctx context.Context, getenv func(string) string, logOut io.Writer, onListen func(addr string)) error {
+	return run(ctx, getenv, nil, logOut, onListen)
+}
+
+// RunEnviron is Run with the environment as os.Environ lists it, which lets
+// it also warn about MEMPROXY_* variables it does not read: a misspelt
+// setting is otherwise silently ignored.
+func RunEnviron(ctx context.Context, environ []string, logOut io.Writer, onListen func(addr string)) error {
+	return run(ctx, config.Getenv(environ), config.Unknown(environ), logOut, onListen)
+}
+
+func run(ctx context.Context, getenv func(string) string, unknown []config.UnknownVariable, logOut io.Writer, onListen func(addr string)) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
+		// A misspelt name may be why: say so before the error.
+		warnUnknown(NewLogger(config.Default().Log, logOut), unknown)
 		return err
 	}
 	log := NewLogger(cfg.Log, logOut)
+	warnUnknown(log, unknown)
 	gin.SetMode(gin.ReleaseMode)
 
 	embedder, err := NewEmbedder(ctx, cfg, log)
@@ -88,6 +104,13 @@ func Run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	defer outbox.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Which build is running, the Prometheus way: a gauge of 1 with labels.
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "memproxy_build_info", Help: "Always 1; its labels say which memproxy is running.",
+		ConstLabels: prometheus.Labels{"version": version.String(), "goversion": runtime.Version()},
+	})
+	buildInfo.Set(1)
+	reg.MustRegister(buildInfo)
 	learn.RegisterOutbox(reg, outbox)
 	writer := learn.NewWriter(learning, outbox, learn.WriterConfig{
 		Workers: cfg.Learn.Workers, MaxAttempts: cfg.Learn.MaxAttempts, Debounce: time.Duration(cfg.Learn.Debounce),
@@ -165,7 +188,7 @@ func Run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 		defer ops.Close()
 		log.Info("operational endpoints listening", "addr", opsLn.Addr().String())
 	}
-	log.Info("memproxy listening", "addr", ln.Addr().String(), "upstream", cfg.Upstream.URL,
+	log.Info("memproxy listening", "version", version.String(), "addr", ln.Addr().String(), "upstream", cfg.Upstream.URL,
 		"store", cfg.Store, "embedder", embedder.Name(), "memory_api", len(cfg.APIKeys) > 0)
 	if onListen != nil {
 		onListen(ln.Addr().String())
@@ -203,6 +226,12 @@ func Run(ctx context.Context, getenv func(string) string, logOut io.Writer, onLi
 	}
 	log.Info("memproxy stopped")
 	return err
+}
+
+func warnUnknown(log *slog.Logger, unknown []config.UnknownVariable) {
+	for _, u := range unknown {
+		log.Warn(u.String(), "variable", u.Name)
+	}
 }
 
 // BasePolicy is the default policy with the configuration's learning
