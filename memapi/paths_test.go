@@ -74,6 +74,8 @@ var ownPathSpellings = []string{
 	"/v3/memories/add/.",
 	"/v1/batch;jsessionid=1/",
 	"/%ef%bd%961/memories/", // a fullwidth v
+	"/v1/memories/../models",
+	"/v1/batch//..",
 }
 
 // TestOwnPathsAreNeverForwarded: a path that is the sidecar's own, in any

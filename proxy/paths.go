@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -43,22 +44,33 @@ func ownPath(p string) bool {
 const maxUnescapes = 4
 
 // canonicalPath is the path escaped (as it came in the request line) as
-// the most lenient server on the way could read it: percent-escapes
-// decoded until none is left (within maxUnescapes), fullwidth forms read
-// as ASCII, backslashes as slashes, lower case, each segment cut at a ";"
-// (path parameters), a decoded "?" or "#", or a NUL, and stripped of trailing dots and blanks
-// (as Windows does), dot segments resolved and empty segments dropped.
-// It decides whether a path is the sidecar's; it is never what is
-// forwarded.
+// the most lenient server on the way could read it (see segments), with
+// dot segments resolved and empty segments merged, as nginx and Go's
+// path.Clean do.
 func canonicalPath(escaped string) string {
-	p := escaped
-	for range maxUnescapes {
-		d := unescapeLenient(p)
-		if d == p {
-			break
+	var out []string
+	for _, seg := range segments(escaped) {
+		if seg == ".." {
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+			continue
 		}
-		p = d
+		out = append(out, seg)
 	}
+	return "/" + strings.Join(out, "/")
+}
+
+// segments are the segments of the path escaped, read leniently:
+// percent-escapes decoded until none is left (within maxUnescapes),
+// fullwidth forms read as ASCII, backslashes as slashes, lower case, each
+// segment cut at a ";" (path parameters), a decoded "?" or "#", or a NUL,
+// and stripped of trailing blanks and dots (as Windows does). Empty and
+// "." segments are dropped; ".." segments (any run of two or more dots)
+// are kept as "..". This decides whether a path is the sidecar's; it is
+// never what is forwarded.
+func segments(escaped string) []string {
+	p, _ := unescapeAll(escaped)
 	p = strings.Map(func(r rune) rune {
 		if r >= 0xFF01 && r <= 0xFF5E { // fullwidth ASCII, as NFKC reads it
 			r -= 0xFEE0
@@ -75,20 +87,29 @@ func canonicalPath(escaped string) string {
 			seg = seg[:i]
 		}
 		seg = strings.TrimRight(seg, " \t")
-		switch seg {
-		case ".":
-			continue
-		case "..":
-			if len(segs) > 0 {
-				segs = segs[:len(segs)-1]
-			}
+		if len(seg) >= 2 && strings.Trim(seg, ".") == "" {
+			segs = append(segs, "..")
 			continue
 		}
 		if seg = strings.TrimRight(seg, ". \t"); seg != "" {
 			segs = append(segs, seg)
 		}
 	}
-	return "/" + strings.Join(segs, "/")
+	return segs
+}
+
+// unescapeAll decodes escaped until no escape is left, at most
+// maxUnescapes times; done is false if escapes are left.
+func unescapeAll(escaped string) (p string, done bool) {
+	p = escaped
+	for range maxUnescapes {
+		d := unescapeLenient(p)
+		if d == p {
+			return p, true
+		}
+		p = d
+	}
+	return p, unescapeLenient(p) == p
 }
 
 // unescapeLenient decodes every valid %XX in s and keeps anything else as
@@ -126,18 +147,41 @@ func unhex(c byte) byte {
 // ownCanonical reports whether a canonical path (see canonicalPath) is
 // one of the sidecar's own.
 func ownCanonical(canon string) bool {
-	segs := strings.Split(strings.TrimPrefix(canon, "/"), "/")
+	return ownAt(strings.Split(strings.TrimPrefix(canon, "/"), "/"), 0)
+}
+
+// ownAt reports whether segs[i:] starts with one of the sidecar's paths.
+func ownAt(segs []string, i int) bool {
 outer:
 	for _, own := range ownSegments {
-		if len(segs) < len(own) {
+		if len(segs)-i < len(own) {
 			continue
 		}
-		for i, s := range own {
-			if segs[i] != s {
+		for j, s := range own {
+			if segs[i+j] != s {
 				continue outer
 			}
 		}
 		return true
+	}
+	return false
+}
+
+// dotsReachOwn reports whether a path with ".." segments names one of the
+// sidecar's paths anywhere in it (the last segment of one of ownPaths).
+// Servers resolve ".." differently (before or after decoding, counting
+// empty segments or not), and one of them may resolve it onto that path;
+// no API path needs "..", so any such path is taken for the sidecar's.
+func dotsReachOwn(segs []string) bool {
+	if !slices.Contains(segs, "..") {
+		return false
+	}
+	for _, s := range segs {
+		for _, own := range ownSegments {
+			if s == own[len(own)-1] {
+				return true
+			}
+		}
 	}
 	return false
 }
@@ -150,8 +194,13 @@ outer:
 // own to review; forwarding them would send the memory API key upstream.
 func misspeltOwnPath(r *http.Request) error {
 	escaped := r.URL.EscapedPath()
+	if _, done := unescapeAll(escaped); !done {
+		// No server reads a path decoded five times over, so nothing
+		// legitimate is refused; but what it is cannot be decided.
+		return fmt.Errorf("the path %s is percent-encoded more than %d times over; it is neither served nor forwarded", escaped, maxUnescapes)
+	}
 	canon := canonicalPath(escaped)
-	if !ownCanonical(canon) {
+	if !ownCanonical(canon) && !dotsReachOwn(segments(escaped)) {
 		return nil
 	}
 	if ownPath(r.URL.Path) && escaped == r.URL.Path && canonicalSpelling(r.URL.Path) {
