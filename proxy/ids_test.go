@@ -19,7 +19,7 @@ func TestCheckID(t *testing.T) {
 	}{
 		{"sarah", ""},
 		{"sàràh ☃", ""}, // inner blanks are the id's own
-		{"👨‍👩‍👧", ""},     // joiners inside an emoji sequence
+		{"👨‍👩‍👧", ""},   // joiners inside an emoji sequence
 		{"*x", ""},
 		{"**", ""},
 		{"*", "wildcard"},
