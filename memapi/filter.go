@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/proxy"
 )
 
 // The Mem0 filter language, as the memory API reads it:
@@ -291,8 +292,12 @@ func (p *filterParser) compare(field string, meta bool, op memory.Op, opName str
 		}
 		vals := make([]any, len(list))
 		for i, x := range list {
-			val, err := scalar(x, field, meta, fmt.Sprintf("%s[%d]", path, i))
+			ip := fmt.Sprintf("%s[%d]", path, i)
+			val, err := scalar(x, field, meta, ip)
 			if err != nil {
+				return memory.Filter{}, err
+			}
+			if err := checkIDValue(field, meta, val, ip); err != nil {
 				return memory.Filter{}, err
 			}
 			vals[i] = val
@@ -324,6 +329,11 @@ func (p *filterParser) compare(field string, meta bool, op memory.Op, opName str
 	val, err := scalar(v, field, meta, path)
 	if err != nil {
 		return memory.Filter{}, err
+	}
+	if op == memory.OpEq || op == memory.OpNe {
+		if err := checkIDValue(field, meta, val, path); err != nil {
+			return memory.Filter{}, err
+		}
 	}
 	switch op {
 	case memory.OpContains, memory.OpIContains:
@@ -369,6 +379,27 @@ func scalar(v any, field string, meta bool, path string) (any, error) {
 		return nil, fmt.Errorf("%s: null is not a value; to match memories without %s use {\"NOT\": [{%q: \"*\"}]}", path, field, filterKey(field, meta))
 	}
 	return nil, fmt.Errorf("%s: want a string, number or boolean, got %s", path, jsonKind(v))
+}
+
+// idFields are the fields that hold ids.
+var idFields = []string{memory.FieldUserID, memory.FieldAgentID, memory.FieldAppID, memory.FieldRunID, memory.FieldID}
+
+// checkIDValue holds an id compared in a filter to the rule of ids
+// everywhere (proxy.CheckID): no id is "*" (written as a condition of its
+// own, "*" is the wildcard) or begins or ends with whitespace, so such a
+// value could only ever match nothing, or mean something else.
+func checkIDValue(field string, meta bool, v any, path string) error {
+	s, ok := v.(string)
+	if meta || !ok || !slices.Contains(idFields, field) {
+		return nil
+	}
+	if err := proxy.CheckID(s); err != nil {
+		if s == "*" {
+			return fmt.Errorf("%s: %q is the wildcard only as a condition of its own, {%q: \"*\"}; %w", path, s, field, err)
+		}
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 func filterKey(field string, meta bool) string {

@@ -154,6 +154,16 @@ func (a *API) Unserved(c *gin.Context) {
 		"memproxy does not serve " + c.Request.Method + " " + c.Request.URL.Path + " (yet); it is not forwarded upstream"})
 }
 
+// Refuse answers a request to one of the sidecar's own paths that is
+// refused before any route, in the API's error shape.
+func (a *API) Refuse(c *gin.Context, status int, code, msg string) {
+	a.fail(c, &httpError{status, code, msg})
+}
+
+// Keys are the API's keys: the proxy removes them from every request it
+// forwards upstream.
+func (a *API) Keys() []string { return a.opts.APIKeys }
+
 // The organisation and project the sidecar reports: it has one of each.
 const (
 	pingOrg     = "memproxy"

@@ -32,6 +32,9 @@ func (a *API) decodeBody(c *gin.Context, v any) error {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return invalid(errors.New("the request needs a JSON object as its body"))
 	}
+	if err := checkDuplicateKeys(body); err != nil {
+		return invalid(err)
+	}
 	if err := json.Unmarshal(body, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {

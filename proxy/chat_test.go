@@ -311,7 +311,7 @@ func TestBadRequests(t *testing.T) {
 // language; each sees its own memories and nobody else's.
 func TestHostileIDsAreIsolated(t *testing.T) {
 	h := newHarness(t)
-	hostile := []string{`x" or user_id != "`, `sarah"`, `sarah' OR '1'='1`, `*`, `%`, `\`, `sarah\"`, "sàràh ☃", `user_id == "sarah"`}
+	hostile := []string{`x" or user_id != "`, `sarah"`, `sarah' OR '1'='1`, `*x`, `%`, `\`, `sarah\"`, "sàràh ☃", `user_id == "sarah"`}
 	h.Add(goal, memory.Scope{UserID: "sarah"}, nil)
 	for i, id := range hostile {
 		h.Add("secret number "+string(rune('A'+i))+" of this hostile user", memory.Scope{UserID: id}, nil)

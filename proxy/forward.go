@@ -15,11 +15,21 @@ import (
 
 // passthrough forwards a request the sidecar does not own: same method,
 // path, query and body (streamed, not read), identity headers removed.
+// The sidecar's own paths are decided on the canonical path, as any
+// server on the way might read it (see canonicalPath): spelt exactly, an
+// own path no route serves is the API's to answer; spelt any other way,
+// it is refused with a 400 that names the canonical spelling. Neither is
+// forwarded.
 func (s *Server) passthrough(c *gin.Context) {
-	if ownPath(c.Request.URL.Path) {
-		if s.opts.API != nil {
+	if why := misspeltOwnPath(c.Request); why != nil {
+		switch {
+		case why != errExactOwn && s.opts.API != nil:
+			s.opts.API.Refuse(c, http.StatusBadRequest, "noncanonical_path", why.Error())
+		case why != errExactOwn:
+			writeError(c, http.StatusBadRequest, "noncanonical_path", why.Error())
+		case s.opts.API != nil:
 			s.opts.API.Unserved(c)
-		} else {
+		default:
 			writeError(c, http.StatusNotFound, "not_found",
 				"this sidecar serves no memory API; "+c.Request.URL.Path+" is not forwarded upstream")
 		}
@@ -29,24 +39,6 @@ func (s *Server) passthrough(c *gin.Context) {
 		return
 	}
 	s.serve(c, &reqState{})
-}
-
-// ownPaths are the path prefixes of the memory API and of the sidecar's
-// own endpoints. A request there is never forwarded, so that a memory API
-// key never reaches the upstream, even for an endpoint not served.
-var ownPaths = []string{
-	"/v1/memories", "/v2/memories", "/v3/memories", "/v1/entities", "/v2/entities", "/v1/batch",
-	"/v1/event", "/v1/exports", "/v1/summary", "/v1/feedback", "/v1/ping", "/v2/profiles",
-	"/v2/entities", "/api/v1/orgs", "/api/v1/webhooks", "/memproxy",
-}
-
-func ownPath(p string) bool {
-	for _, own := range ownPaths {
-		if p == own || strings.HasPrefix(p, own+"/") {
-			return true
-		}
-	}
-	return false
 }
 
 // reqState carries what the sidecar decided about a request to the
@@ -112,6 +104,7 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.URL = s.target(pr.In.URL)
 	pr.Out.Host = "" // the Host header follows the upstream URL
 	s.identity.strip(pr.Out.Header)
+	s.memoryKeys.strip(pr.Out.Header)
 	if s.opts.UpstreamAPIKey != "" {
 		pr.Out.Header.Set("Authorization", "Bearer "+s.opts.UpstreamAPIKey)
 	}

@@ -160,18 +160,37 @@ func headerNamed(h http.Header, names []string) string {
 	return names[0]
 }
 
-// CheckID accepts an id of a user, agent, run or app, from a header or the
-// memory API: any printable UTF-8 text up to maxIDBytes. Ids are never
-// interpreted: stores compare them as opaque values, so quotes, operators
-// and the like are harmless; control characters (C0, DEL, C1), line and
-// paragraph separators and broken encodings are refused because no
-// legitimate id has them and logs should not carry them.
+// CheckID accepts an id of a user, agent, run or app, from a header, the
+// body or the memory API: any printable UTF-8 text up to maxIDBytes that
+// is not "*" and neither begins nor ends with whitespace or an invisible
+// character. Ids are never interpreted: stores compare them as opaque
+// values, so quotes, operators and the like are harmless. The rule is one
+// for every channel, so that one person is one scope however the id
+// arrives: "sarah " would be another user than "sarah" (and HTTP drops
+// the blanks around a header value, so the same id would be two users
+// depending on the channel), and "*" is the filters' wildcard, so a user
+// of that name would be listed as everyone. Control characters (C0, DEL,
+// C1), line and paragraph separators and broken encodings are refused
+// because no legitimate id has them and logs should not carry them.
 func CheckID(s string) error {
 	if len(s) > maxIDBytes {
 		return fmt.Errorf("id is %d bytes long; at most %d", len(s), maxIDBytes)
 	}
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("id is not valid UTF-8")
+	}
+	if s == "*" {
+		return fmt.Errorf(`id is "*", the filters' wildcard for any id; no user, agent, run or app may be named "*"`)
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	for _, r := range []rune{first, last} {
+		if unicode.IsSpace(r) {
+			return fmt.Errorf("id %q begins or ends with whitespace, so it would name another scope than the id without it; trim it", s)
+		}
+		if unicode.Is(unicode.Cf, r) {
+			return fmt.Errorf("id %q begins or ends with an invisible character (%U), so it would name another scope than the id without it; remove it", s, r)
+		}
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {

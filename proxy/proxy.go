@@ -53,6 +53,12 @@ type API interface {
 	// Unserved answers a request to one of the sidecar's own paths that
 	// no route serves.
 	Unserved(c *gin.Context)
+	// Refuse answers a request to one of the sidecar's own paths with an
+	// error of the API's shape.
+	Refuse(c *gin.Context, status int, code, msg string)
+	// Keys are the API's keys. A header carrying one is removed from
+	// every request forwarded upstream.
+	Keys() []string
 }
 
 // Readiness reports whether the memory store can serve: nil, or why not.
@@ -111,9 +117,11 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	identity *identityReader
-	limits   *limiter
-	proxy    *httputil.ReverseProxy
-	engine   *gin.Engine
+	// memoryKeys are the API's keys, removed from forwarded requests.
+	memoryKeys keyHolder
+	limits     *limiter
+	proxy      *httputil.ReverseProxy
+	engine     *gin.Engine
 	// handoffs counts the turns of requests in progress and of answers
 	// being handed to the Learner; WaitHandoffs waits for them.
 	handoffs counter
@@ -202,6 +210,9 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, log: opts.Logger, identity: newIdentityReader(opts.Identity), limits: newLimiter(opts.MaxConcurrentPerUser)}
 	s.flags, _ = lru.New[string, bool](flagCacheSize) // fails only for a size <= 0
+	if opts.API != nil {
+		s.memoryKeys = newKeyHolder(opts.API.Keys())
+	}
 	s.proxy = &httputil.ReverseProxy{
 		Rewrite:        s.rewrite,
 		Transport:      opts.Transport,
