@@ -58,7 +58,7 @@ go test -race -count=1 -timeout 20m ./...
 step "fuzzing (15s per target)"
 for target in \
 	./injector:FuzzChat ./injector:FuzzResponses ./injector:FuzzStrip \
-	./proxy:FuzzSSEEvents ./proxy:FuzzParseFilters \
+	./proxy:FuzzSSEEvents ./proxy:FuzzOwnPathsAreNeverForwarded ./memapi:FuzzParseFilters \
 	./memory/milvus:FuzzCompile; do
 	go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime 15s "${target%%:*}"
 done
