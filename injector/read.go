@@ -18,6 +18,12 @@ type UserText struct {
 	Recent []string
 }
 
+// Earlier returns the recent texts before the user's new messages: the
+// conversation the client sent with this turn.
+func (ut UserText) Earlier() []string {
+	return ut.Recent[:max(0, len(ut.Recent)-len(ut.New))]
+}
+
 // maxRecent bounds UserText.Recent.
 const maxRecent = 50
 

@@ -131,6 +131,9 @@ type historyJSON struct {
 	AppID     *string `json:"app_id"`
 	RunID     *string `json:"run_id"`
 	RequestID *string `json:"request_id"`
+	// ActorID is the user whose chat turn made the change (as Mem0's own
+	// history names it); null for changes through this API.
+	ActorID   *string `json:"actor_id"`
 	Input     []any   `json:"input"`
 	CreatedAt string  `json:"created_at"`
 	UpdatedAt string  `json:"updated_at"`
@@ -140,7 +143,7 @@ func toHistoryJSON(r memory.HistoryRecord) historyJSON {
 	return historyJSON{
 		ID: r.ID, MemoryID: r.MemoryID, OldMemory: nullable(r.OldText), NewMemory: nullable(r.NewText),
 		Event: r.Event, UserID: nullable(r.UserID), AgentID: nullable(r.AgentID), AppID: nullable(r.AppID),
-		RunID: nullable(r.RunID), RequestID: nullable(r.RequestID), Input: []any{},
+		RunID: nullable(r.RunID), RequestID: nullable(r.RequestID), ActorID: nullable(r.ActorID), Input: []any{},
 		CreatedAt: formatTime(r.CreatedAt), UpdatedAt: formatTime(r.CreatedAt),
 	}
 }

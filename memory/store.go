@@ -88,6 +88,11 @@ type HistoryRecord struct {
 	RunID     string
 	AppID     string
 	RequestID string // the turn or API request that made the change
+	// ActorID is the user whose chat turn made the change, when it came
+	// from chat: for a persona, which every user shares, the scope does
+	// not say who. Stored only when set, so records written before it
+	// existed read the same.
+	ActorID   string `json:",omitempty"`
 	CreatedAt time.Time
 }
 

@@ -175,7 +175,7 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 				// The answer is learned from after the request is over: its
 				// log lines keep the request's id, not its cancellation.
 				ctx:  context.WithoutCancel(c.Request.Context()),
-				turn: learn.Turn{ID: turnID(c), Identity: id, UserMessages: text.New},
+				turn: learn.Turn{ID: turnID(c), Identity: id, UserMessages: text.New, RequestID: requestID(c), Context: text.Earlier()},
 			}
 			// Counted from now, before any byte reaches the client, so that
 			// WaitHandoffs after the response cannot miss this turn.

@@ -88,13 +88,14 @@ func TestOutboxFormat(t *testing.T) {
 	e := Entry{
 		Seq: 7, Attempts: 2, NextTry: at.Add(time.Minute), LastError: "boom", Queued: at,
 		Turn: Turn{ID: "req_1", Identity: memory.Identity{UserID: "u", AgentID: "a", RunID: "r"},
-			UserMessages: []string{"one", "two"}, Assistant: "reply", Time: at},
+			UserMessages: []string{"one", "two"}, Assistant: "reply", Time: at,
+			RequestID: "client-1", Context: []string{"earlier", "reply before"}},
 	}
 	v, err := encodeEntry(e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{`"v":1`, `"user_id":"u"`, `"agent_id":"a"`, `"run_id":"r"`, `"user_messages":["one","two"]`, `"assistant":"reply"`} {
+	for _, name := range []string{`"v":1`, `"user_id":"u"`, `"agent_id":"a"`, `"run_id":"r"`, `"user_messages":["one","two"]`, `"assistant":"reply"`, `"request_id":"client-1"`, `"context":["earlier","reply before"]`} {
 		if !strings.Contains(string(v), name) {
 			t.Errorf("stored entry %s lacks %s", v, name)
 		}
@@ -105,8 +106,18 @@ func TestOutboxFormat(t *testing.T) {
 	}
 	if got.Seq != e.Seq || got.Attempts != e.Attempts || !got.NextTry.Equal(e.NextTry) || got.LastError != e.LastError ||
 		!got.Queued.Equal(e.Queued) || got.Turn.ID != e.Turn.ID || got.Turn.Identity != e.Turn.Identity ||
-		!slices.Equal(got.Turn.UserMessages, e.Turn.UserMessages) || got.Turn.Assistant != e.Turn.Assistant || !got.Turn.Time.Equal(e.Turn.Time) {
+		!slices.Equal(got.Turn.UserMessages, e.Turn.UserMessages) || got.Turn.Assistant != e.Turn.Assistant || !got.Turn.Time.Equal(e.Turn.Time) ||
+		got.Turn.RequestID != e.Turn.RequestID || !slices.Equal(got.Turn.Context, e.Turn.Context) {
 		t.Errorf("read back %+v, want %+v", got, e)
+	}
+	// A request named by the turn's own id, and no context: nothing more
+	// is stored than before these fields existed.
+	e.Turn.RequestID, e.Turn.Context = e.Turn.ID, nil
+	if v, err = encodeEntry(e); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(v), "request_id") || strings.Contains(string(v), "context") {
+		t.Errorf("stored entry %s names its request twice, or an empty context", v)
 	}
 	if _, err := decodeEntry([]byte(`{"v":2,"seq":1,"turn":{}}`)); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Errorf("a format-2 entry: %v, want an error saying it is newer", err)

@@ -38,6 +38,10 @@ type storedTurn struct {
 	UserMessages []string  `json:"user_messages,omitempty"`
 	Assistant    string    `json:"assistant,omitempty"`
 	Time         time.Time `json:"time"`
+	// Added within format 1, absent when empty: an older sidecar reading
+	// them ignores them, as it does any field it does not know.
+	RequestID string   `json:"request_id,omitempty"`
+	Context   []string `json:"context,omitempty"`
 }
 
 // storedTurnV0 is a Turn as stored in format 0. It must never change:
@@ -57,9 +61,13 @@ type storedTurnV0 struct {
 // encodeEntry returns e as stored, in the current format.
 func encodeEntry(e Entry) ([]byte, error) {
 	t := e.Turn
+	if t.RequestID == t.ID {
+		t.RequestID = "" // the usual case: said once
+	}
 	turn, err := json.Marshal(storedTurn{
 		ID: t.ID, UserID: t.Identity.UserID, AgentID: t.Identity.AgentID, RunID: t.Identity.RunID,
 		UserMessages: t.UserMessages, Assistant: t.Assistant, Time: t.Time,
+		RequestID: t.RequestID, Context: t.Context,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encoding turn %s: %w", t.ID, err)
@@ -101,6 +109,7 @@ func decodeEntry(v []byte) (Entry, error) {
 			ID:           t.ID,
 			Identity:     memory.Identity{UserID: t.UserID, AgentID: t.AgentID, RunID: t.RunID},
 			UserMessages: t.UserMessages, Assistant: t.Assistant, Time: t.Time,
+			RequestID: t.RequestID, Context: t.Context,
 		}
 	default:
 		// Written by a newer sidecar: guessing could learn the wrong

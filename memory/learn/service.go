@@ -137,6 +137,9 @@ type write struct {
 	categories []string
 	expires    time.Time
 	requestID  string
+	// actor is the user whose turn the write comes from, for the history:
+	// a persona learned from chat has no user in its scope.
+	actor string
 	// idSeed, when set, makes memory and history ids functions of it and
 	// the content, so that applying the same write twice (a replayed turn)
 	// writes the same records once.
@@ -264,7 +267,7 @@ func (s *Service) apply(ctx context.Context, w write, ds []Decision, existing []
 		history = append(history, memory.HistoryRecord{
 			ID: s.id(w, "history", m.ID, event, newText), MemoryID: m.ID, Event: event,
 			OldText: oldText, NewText: newText, UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID, AppID: m.AppID,
-			RequestID: w.requestID, CreatedAt: now,
+			RequestID: w.requestID, ActorID: w.actor, CreatedAt: now,
 		})
 	}
 	embed := func(text string) ([]float32, error) {

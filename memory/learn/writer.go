@@ -23,11 +23,29 @@ import (
 // has been delivered. UserMessages are the user's new messages with any
 // recalled-memory block already removed.
 type Turn struct {
-	ID           string // the request id; a turn is applied once per id
+	ID           string // unique; a turn is applied once per id
 	Identity     memory.Identity
 	UserMessages []string
 	Assistant    string
 	Time         time.Time
+	// RequestID is the id of the request as its log lines and
+	// X-Memory-Request-Id name it, when it is not ID (a client's
+	// X-Request-Id need not be unique): the history names it.
+	RequestID string
+	// Context is the rest of the conversation as the client sent it: the
+	// earlier user and assistant messages, oldest first. Nothing is
+	// learned from it; a reply that repeats it is not the agent speaking
+	// of itself (see Apply). Kept only when the policy learns a persona
+	// from replies.
+	Context []string
+}
+
+// requestID is the id that names the turn's request in the history.
+func (t Turn) requestID() string {
+	if t.RequestID != "" {
+		return t.RequestID
+	}
+	return t.ID
 }
 
 // ErrQueueFull is returned by Enqueue when the outbox is full: the turn is
@@ -100,14 +118,24 @@ func (w *Writer) Enqueue(t Turn) error {
 	if !pol.Learn.Enabled {
 		return nil
 	}
-	var msgs []string
+	var msgs, context []string
+	if pol.Learn.PersonaFromReplies {
+		for _, m := range t.Context {
+			context = append(context, pol.Redact.Redact(m))
+		}
+	}
 	for _, m := range t.UserMessages {
 		if skipped(pol.Learn, m) {
+			// Not learned, but still the user's words: a reply that
+			// repeats them must not become the persona either.
+			if pol.Learn.PersonaFromReplies {
+				context = append(context, pol.Redact.Redact(m))
+			}
 			continue
 		}
 		msgs = append(msgs, pol.Redact.Redact(m))
 	}
-	t.UserMessages = msgs
+	t.UserMessages, t.Context = msgs, context
 	t.Assistant = pol.Redact.Redact(t.Assistant)
 	if len(msgs) == 0 && !(pol.Learn.PersonaFromReplies && t.Assistant != "") {
 		return nil // nothing to learn from
@@ -346,13 +374,14 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]memory.Event, error
 			return nil, err
 		}
 		if facts = keep(pol.Learn, notInstructions(facts)); len(facts) > 0 {
-			meta := map[string]any{"source": "chat", "request_id": turns[len(turns)-1].ID}
+			last := turns[len(turns)-1]
+			meta := map[string]any{"source": "chat", "request_id": last.ID}
 			if id.AgentID != "" {
 				meta[memory.FieldAgentID] = id.AgentID
 			}
 			wr := write{
 				scope: memory.Scope{UserID: id.UserID, RunID: id.RunID}, facts: facts, known: memory.UserFilter(id.UserID),
-				metadata: meta, requestID: turns[len(turns)-1].ID, idSeed: "turn:" + turns[0].ID, decider: decider,
+				metadata: meta, requestID: last.requestID(), actor: id.UserID, idSeed: "turn:" + turns[0].ID, decider: decider,
 			}
 			if pol.Learn.TTL > 0 {
 				wr.expires = turns[len(turns)-1].Time.Add(pol.Learn.TTL)
@@ -367,29 +396,11 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]memory.Event, error
 	// Without a user there is no scope to learn facts into; a persona is
 	// written from chat only when the policy says so, from the replies.
 	if pol.Learn.PersonaFromReplies && id.AgentID != "" {
-		var replies []memory.Message
-		for _, m := range conv {
-			if m.Role == "assistant" {
-				replies = append(replies, m)
-			}
-		}
-		facts, err := extractor.Facts(ctx, replies, w.svc.factRequest(pol.Learn, AboutAgent))
+		ev, err := w.persona(ctx, turns, extractor, decider, pol.Learn)
 		if err != nil {
 			return nil, err
 		}
-		// A persona is recalled into every user's prompt: what reads like
-		// an instruction stays out of it, as it does of a user's memories.
-		if facts = notInstructions(facts); len(facts) > 0 {
-			ev, err := w.svc.reconcile(ctx, write{
-				scope: memory.Scope{AgentID: id.AgentID}, facts: facts, known: memory.PersonaFilter(id.AgentID),
-				metadata:  map[string]any{"source": "reply", "request_id": turns[len(turns)-1].ID},
-				requestID: turns[len(turns)-1].ID, idSeed: "persona:" + turns[0].ID, decider: decider,
-			})
-			if err != nil {
-				return nil, err
-			}
-			events = append(events, ev...)
-		}
+		events = append(events, ev...)
 	}
 	return events, nil
 }

@@ -13,8 +13,10 @@ func testHistory(t *testing.T, s memory.Store) {
 			UserID: "sarah", RequestID: "req_" + id, CreatedAt: clock.Add(time.Duration(minute) * time.Minute)}
 	}
 	a, b := memory.NewID(), memory.NewID()
+	h2 := rec("h2", a, memory.EventUpdate, "I run 5K", "I run 10K", 2)
+	h2.ActorID = "sarah" // learned from her chat turn
 	err := s.AddHistory(ctx(t),
-		rec("h2", a, memory.EventUpdate, "I run 5K", "I run 10K", 2),
+		h2,
 		rec("h1", a, memory.EventAdd, "", "I run 5K", 1),
 		rec("h3", b, memory.EventAdd, "", "other memory", 1),
 	)
@@ -22,7 +24,7 @@ func testHistory(t *testing.T, s memory.Store) {
 		t.Fatal(err)
 	}
 	// Replaying a record by id replaces it rather than adding a second.
-	if err := s.AddHistory(ctx(t), rec("h2", a, memory.EventUpdate, "I run 5K", "I run 10K", 2)); err != nil {
+	if err := s.AddHistory(ctx(t), h2); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.History(ctx(t), a)
@@ -30,7 +32,7 @@ func testHistory(t *testing.T, s memory.Store) {
 		t.Fatal(err)
 	}
 	if len(got) != 2 || got[0].ID != "h1" || got[1].ID != "h2" || got[1].OldText != "I run 5K" || got[1].NewText != "I run 10K" ||
-		got[1].RequestID != "req_h2" || got[1].UserID != "sarah" || !got[1].CreatedAt.Equal(clock.Add(2*time.Minute)) {
+		got[1].RequestID != "req_h2" || got[1].UserID != "sarah" || got[1].ActorID != "sarah" || got[0].ActorID != "" || !got[1].CreatedAt.Equal(clock.Add(2*time.Minute)) {
 		t.Errorf("History = %+v, want h1 then h2 with their values", got)
 	}
 	if err := s.DeleteHistory(ctx(t), a); err != nil {
