@@ -94,9 +94,7 @@ func RawFact(msg string, minChars int) string {
 		}
 		if n+sn > MaxRawFact {
 			if n == 0 { // one long sentence: cut at a word
-				s = truncateWords(s, MaxRawFact)
-				b.WriteString(s)
-				n = utf8.RuneCountInString(s)
+				b.WriteString(truncateWords(s, MaxRawFact))
 			}
 			break
 		}
