@@ -69,6 +69,7 @@ type Outbox struct {
 	reservedTo int64
 	space      func() error
 	faults     func() error
+	commits    groupCommit
 
 	mu       sync.Mutex
 	pending  []*pending // by seq
@@ -123,9 +124,9 @@ func (o *Outbox) Enqueue(t Turn) error {
 	o.mu.Unlock()
 
 	e := Entry{Turn: t, Queued: time.Now()}
-	// Batch coalesces concurrent enqueues into one transaction and one
-	// fsync, so that a burst of finished turns costs one disk sync.
-	err := o.db.Batch(func(tx *bolt.Tx) error {
+	// The answer's end waits for this write: concurrent turns share one
+	// transaction and one fsync (see groupCommit).
+	err := o.commits.write(func(tx *bolt.Tx) error {
 		if o.faults != nil {
 			if err := o.faults(); err != nil {
 				return err

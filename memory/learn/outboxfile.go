@@ -189,6 +189,7 @@ func OpenOutboxWith(dir string, opts OutboxOptions) (*Outbox, error) {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
 	o.db = db
+	o.commits.db = db
 	if o.file, err = os.OpenFile(path, os.O_RDWR, 0); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("outbox: %w", err)
