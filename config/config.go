@@ -120,8 +120,11 @@ type Learn struct {
 	// DrainTimeout is how long a stopping sidecar goes on learning.
 	DrainTimeout Duration `yaml:"drain_timeout"`
 	// DupThreshold is the similarity at which a fact counts as known.
-	DupThreshold float64    `yaml:"dup_threshold"`
-	Extraction   Extraction `yaml:"extraction"`
+	DupThreshold float64 `yaml:"dup_threshold"`
+	// OutboxOnCorrupt is what start-up does with a damaged outbox file:
+	// "quarantine" moves it aside and starts empty, degraded; "fail" stops.
+	OutboxOnCorrupt string     `yaml:"outbox_on_corrupt"`
+	Extraction      Extraction `yaml:"extraction"`
 }
 
 // Extraction configures the model of the llm learning mode.
@@ -181,7 +184,7 @@ func Default() Config {
 		Recall: Recall{Timeout: Duration(150 * time.Millisecond)},
 		Learn: Learn{
 			Enabled: true, Mode: "raw", QueueSize: 10000, Workers: 2, MaxAttempts: 12,
-			DrainTimeout: Duration(10 * time.Second), DupThreshold: 0.95,
+			DrainTimeout: Duration(10 * time.Second), DupThreshold: 0.95, OutboxOnCorrupt: "quarantine",
 			Extraction: Extraction{Model: "gpt-4o-mini"},
 		},
 		PolicyReload: Duration(2 * time.Second),
@@ -295,6 +298,7 @@ var settings = []setting{
 	{"MEMPROXY_LEARN_MAX_ATTEMPTS", "learn.max_attempts", integer(func(c *Config) *int { return &c.Learn.MaxAttempts })},
 	{"MEMPROXY_LEARN_DEBOUNCE", "learn.debounce", duration(func(c *Config) *Duration { return &c.Learn.Debounce })},
 	{"MEMPROXY_LEARN_DRAIN_TIMEOUT", "learn.drain_timeout", duration(func(c *Config) *Duration { return &c.Learn.DrainTimeout })},
+	{"MEMPROXY_LEARN_OUTBOX_ON_CORRUPT", "learn.outbox_on_corrupt", str(func(c *Config) *string { return &c.Learn.OutboxOnCorrupt })},
 	{"MEMPROXY_LEARN_DUP_THRESHOLD", "learn.dup_threshold", float(func(c *Config) *float64 { return &c.Learn.DupThreshold })},
 	{"MEMPROXY_EXTRACTION_URL", "learn.extraction.url", str(func(c *Config) *string { return &c.Learn.Extraction.URL })},
 	{"MEMPROXY_EXTRACTION_MODEL", "learn.extraction.model", str(func(c *Config) *string { return &c.Learn.Extraction.Model })},
@@ -486,6 +490,9 @@ func (c *Config) Validate() error {
 		}
 	default:
 		return bad("learn.mode", "%q is not raw or llm", c.Learn.Mode)
+	}
+	if m := c.Learn.OutboxOnCorrupt; m != "quarantine" && m != "fail" {
+		return bad("learn.outbox_on_corrupt", "%q is not quarantine or fail", m)
 	}
 	for key, n := range map[string]int{"learn.queue_size": c.Learn.QueueSize, "learn.workers": c.Learn.Workers, "learn.max_attempts": c.Learn.MaxAttempts} {
 		if n <= 0 {

@@ -150,7 +150,8 @@ func newRig(t *testing.T, store memory.Store, outboxDir string) *rig {
 	emb := faultEmbedder{embed.NewHash(0), r.f}
 	st := faultStore{store, r.f}
 	svc := &learn.Service{Store: st, Embedder: emb, Policies: pols, MinChars: 8, DupThreshold: 0.95, SimilarTopK: 5}
-	if r.outbox, err = learn.OpenOutbox(outboxDir, 1000); err != nil {
+	// A small disk reserve: TestOutboxDiskFull's file system is 512 KiB.
+	if r.outbox, err = learn.OpenOutboxWith(outboxDir, learn.OutboxOptions{Limit: 1000, Reserve: 64 << 10}); err != nil {
 		t.Fatal(err)
 	}
 	writer := learn.NewWriter(svc, r.outbox, learn.WriterConfig{BaseBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, MaxAttempts: 1000}, log)
@@ -344,10 +345,13 @@ func TestOutboxDiskFull(t *testing.T) {
 	}
 	filler.Close()
 
-	// The first turn after that cannot be written; the answer to it was
-	// already on its way. From then on, answers say so beforehand.
+	// The first turn after that was promised before the outbox could know:
+	// it goes into the disk space the outbox keeps in reserve, and from
+	// then on answers say beforehand that turns are not learned.
 	big := strings.Repeat("I like long runs by the river. ", 200)
-	r.chat(big)
+	if h, _ := r.chat(big); h.Get(proxy.HeaderLearning) != "on" {
+		t.Fatalf("%s = %q for the first turn after the disk filled, want on", proxy.HeaderLearning, h.Get(proxy.HeaderLearning))
+	}
 	if !waitFor(5*time.Second, func() bool { return r.outbox.Accepting() != nil }) {
 		t.Fatal("the outbox never noticed the full disk")
 	}
@@ -367,7 +371,32 @@ func TestOutboxDiskFull(t *testing.T) {
 		t.Errorf("/readyz = %d with the outbox disk full, want 200 (degraded)", resp.StatusCode)
 	}
 	// What was queued before the disk filled is still there.
-	if n, _ := s.Count(context.Background(), memory.UserFilter("sarah")); n != 1 {
+	if n, _ := s.Count(context.Background(), memory.UserFilter("sarah")); n < 1 {
 		t.Errorf("%d memories, want the one learned before", n)
+	}
+
+	// Space returns: within a second turns are accepted again, and the
+	// turn answered on while the disk was full is learned.
+	if err := os.Remove(filepath.Join(dir, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	freed := time.Now()
+	if !waitFor(10*time.Second, func() bool { return r.outbox.Accepting() == nil }) {
+		t.Fatalf("the outbox still refuses turns after space returned: %v", r.outbox.Accepting())
+	}
+	t.Logf("turns accepted again %v after space returned", time.Since(freed).Round(time.Millisecond))
+	if !waitFor(10*time.Second, func() bool {
+		ms, _ := s.List(context.Background(), memory.UserFilter("sarah"), memory.Page{Fresh: true})
+		for _, m := range ms {
+			if strings.Contains(m.Text, "long runs by the river") {
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Errorf("the turn answered %s: on while the disk was full was lost", proxy.HeaderLearning)
+	}
+	if h, _ := r.chat("I swim on Sundays."); h.Get(proxy.HeaderLearning) != "on" {
+		t.Errorf("%s = %q after space returned, want on", proxy.HeaderLearning, h.Get(proxy.HeaderLearning))
 	}
 }

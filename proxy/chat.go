@@ -171,20 +171,16 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 		if learns {
 			st.learning = "on"
 			st.tee = &turnTee{
-				api: a, learner: s.opts.Learner, log: s.log, pending: &s.handoffs,
-				// The answer is learned from after the request is over: its
-				// log lines keep the request's id, not its cancellation.
-				ctx:  context.WithoutCancel(c.Request.Context()),
+				api: a, learner: s.opts.Learner, log: s.log,
+				ctx:  c.Request.Context(),
 				turn: learn.Turn{ID: turnID(c), Identity: id, UserMessages: text.New, RequestID: requestID(c), Context: text.Earlier()},
+				lost: func() { s.opts.Metrics.learned("lost") },
 			}
-			// Counted from now, before any byte reaches the client, so that
-			// WaitHandoffs after the response cannot miss this turn.
+			// The turn is handed off inside the response (see turnTee), so
+			// it is done when the handler returns; counted meanwhile so that
+			// WaitHandoffs cannot miss it.
 			s.handoffs.add()
-			defer func() {
-				if !st.tee.handedOff { // the answer failed or was cut short
-					s.handoffs.done()
-				}
-			}()
+			defer s.handoffs.done()
 		}
 		s.forward(c, body, st)
 	}

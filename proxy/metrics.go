@@ -54,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(16, 2, 10),
 		}),
 		learning: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "memproxy_learning_total", Help: "Chat requests by learning outcome (on, off, failed_open).",
+			Name: "memproxy_learning_total", Help: "Chat requests by learning outcome (on, off, failed_open), and turns answered on that could not be queued (lost).",
 		}, []string{"outcome"}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.added, m.upstream, m.recall, m.injected, m.tokens, m.learning)

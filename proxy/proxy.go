@@ -331,7 +331,13 @@ func (s *Server) readyz(c *gin.Context) {
 				accepting, degraded = learnReason(err), true
 			}
 		}
-		body["outbox"] = gin.H{"pending": st.Pending, "in_flight": st.InFlight, "dead": st.Dead, "limit": st.Limit, "accepting": accepting}
+		outbox := gin.H{"pending": st.Pending, "in_flight": st.InFlight, "dead": st.Dead, "limit": st.Limit, "accepting": accepting}
+		if st.Corrupt != "" {
+			// Reported until the next start: the turns in the file moved
+			// aside are not learned unless an operator recovers them.
+			outbox["corrupt"], degraded = st.Corrupt, true
+		}
+		body["outbox"] = outbox
 	}
 	code := http.StatusOK
 	if degraded {

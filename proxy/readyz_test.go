@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -84,4 +86,31 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestReadyzReportsADamagedOutbox: an outbox file found damaged at start
+// and moved aside leaves the sidecar degraded, saying so.
+func TestReadyzReportsADamagedOutbox(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "outbox.db"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ob, err := learn.OpenOutbox(dir, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	s := New(Options{Upstream: mustURL(t, "http://127.0.0.1:1/v1"), Queue: ob})
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	var body struct {
+		Status string
+		Outbox struct{ Corrupt string }
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("body %q: %v", rec.Body, err)
+	}
+	if body.Status != "degraded" || !strings.Contains(body.Outbox.Corrupt, "outbox.db.corrupt-") {
+		t.Errorf("/readyz = %s, want degraded naming the file moved aside", rec.Body)
+	}
 }

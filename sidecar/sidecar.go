@@ -97,7 +97,9 @@ func run(ctx context.Context, getenv func(string) string, unknown []config.Unkno
 		MinChars: 8, DupThreshold: cfg.Learn.DupThreshold, SimilarTopK: 5,
 	}
 	managing := &memory.Service{Store: store, Embedder: embedder, Adder: learning}
-	outbox, err := learn.OpenOutbox(cfg.DataDir, cfg.Learn.QueueSize)
+	outbox, err := learn.OpenOutboxWith(cfg.DataDir, learn.OutboxOptions{
+		Limit: cfg.Learn.QueueSize, FailOnCorrupt: cfg.Learn.OutboxOnCorrupt == "fail", Log: log,
+	})
 	if err != nil {
 		return fmt.Errorf("data_dir (MEMPROXY_DATA_DIR=%s): %w", cfg.DataDir, err)
 	}

@@ -67,6 +67,14 @@ func RegisterOutbox(reg prometheus.Registerer, o *Outbox) {
 		gauge("memproxy_outbox_pending", "Turns waiting to be learned (in flight included).", func(s OutboxStats) float64 { return float64(s.Pending) }),
 		gauge("memproxy_outbox_in_flight", "Turns being learned now.", func(s OutboxStats) float64 { return float64(s.InFlight) }),
 		gauge("memproxy_outbox_dead", "Turns that failed every attempt.", func(s OutboxStats) float64 { return float64(s.Dead) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "memproxy_outbox_corrupt_total", Help: "Damaged outbox files moved aside at start.",
+		}, func() float64 {
+			if o.Stats().Corrupt != "" {
+				return 1
+			}
+			return 0
+		}),
 		gauge("memproxy_outbox_limit", "Turns the outbox holds at most.", func(s OutboxStats) float64 { return float64(s.Limit) }),
 		gauge("memproxy_outbox_oldest_seconds", "Age of the oldest pending turn (0 when none).", func(s OutboxStats) float64 {
 			if s.Oldest.IsZero() {

@@ -4,14 +4,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // The outbox is the durable queue between a completed response and the
@@ -22,6 +21,7 @@ import (
 var (
 	bucketPending = []byte("pending")
 	bucketDead    = []byte("dead")
+	bucketProbe   = []byte("probe") // written to test the disk after a refusal
 )
 
 // ErrOutboxClosed is returned by Enqueue after Close.
@@ -56,66 +56,53 @@ func keyOf(t Turn) convKey { return convKey{t.Identity.UserID, t.Identity.AgentI
 
 // Outbox is a bounded, durable FIFO of turns, ordered per conversation.
 type Outbox struct {
-	db    *bolt.DB
-	limit int
+	db      *bolt.DB
+	limit   int
+	log     *slog.Logger
+	corrupt string // the damaged file moved aside at open, if any
+
+	// The disk reserve (see renewReserve); space is renewReserve but for
+	// tests, and faults, when set, fails the outbox's writes.
+	file       *os.File
+	reserve    int64
+	spaceMu    sync.Mutex
+	reservedTo int64
+	space      func() error
+	faults     func() error
+	commits    groupCommit
 
 	mu       sync.Mutex
 	pending  []*pending // by seq
 	reserved int        // places held by enqueues being written
 	dead     int
 	closed   bool
-	failedAt time.Time // the last enqueue the disk refused
-	failure  error
+	failure  error // why the disk refuses turns, until a probe succeeds
+	probing  bool
+	quit     chan struct{} // closed by Close: stops the probe
 	wake     chan struct{} // signalled on Enqueue and on state changes
 }
 
 // OpenOutbox opens (creating) the outbox in dir, holding at most limit
-// pending turns.
+// pending turns, with the default options.
 func OpenOutbox(dir string, limit int) (*Outbox, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("outbox: creating data directory: %w", err)
-	}
-	path := filepath.Join(dir, "outbox.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("outbox: %s is locked by another process (is another memproxy running on this data directory?)", path)
-		}
-		return nil, fmt.Errorf("outbox: opening %s: %w", path, err)
-	}
-	o := &Outbox{db: db, limit: limit, wake: make(chan struct{}, 1)}
-	err = db.Update(func(tx *bolt.Tx) error {
-		p, err := tx.CreateBucketIfNotExists(bucketPending)
-		if err != nil {
-			return err
-		}
-		d, err := tx.CreateBucketIfNotExists(bucketDead)
-		if err != nil {
-			return err
-		}
-		o.dead = d.Stats().KeyN
-		return p.ForEach(func(k, v []byte) error {
-			e, err := decodeEntry(v)
-			if err != nil {
-				return fmt.Errorf("decoding queued turn %x: %w", k, err)
-			}
-			o.pending = append(o.pending, &pending{seq: e.Seq, conv: keyOf(e.Turn), turnTime: e.Turn.Time, nextTry: e.NextTry})
-			return nil
-		})
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("outbox: loading %s: %w", path, err)
-	}
-	return o, nil
+	return OpenOutboxWith(dir, OutboxOptions{Limit: limit})
 }
 
 // Close closes the outbox file; queued turns stay for the next start.
 func (o *Outbox) Close() error {
 	o.mu.Lock()
-	o.closed = true
+	if !o.closed {
+		o.closed = true
+		if o.quit != nil {
+			close(o.quit)
+		}
+	}
 	o.mu.Unlock()
-	return o.db.Close()
+	err := o.db.Close()
+	if o.file != nil {
+		o.file.Close()
+	}
+	return err
 }
 
 // Enqueue writes a turn durably. It refuses, without blocking for long,
@@ -137,9 +124,14 @@ func (o *Outbox) Enqueue(t Turn) error {
 	o.mu.Unlock()
 
 	e := Entry{Turn: t, Queued: time.Now()}
-	// Batch coalesces concurrent enqueues into one transaction and one
-	// fsync, so that a burst of finished turns costs one disk sync.
-	err := o.db.Batch(func(tx *bolt.Tx) error {
+	// The answer's end waits for this write: concurrent turns share one
+	// transaction and one fsync (see groupCommit).
+	err := o.commits.write(func(tx *bolt.Tx) error {
+		if o.faults != nil {
+			if err := o.faults(); err != nil {
+				return err
+			}
+		}
 		b := tx.Bucket(bucketPending)
 		seq, err := b.NextSequence()
 		if err != nil {
@@ -156,8 +148,8 @@ func (o *Outbox) Enqueue(t Turn) error {
 		err = fmt.Errorf("outbox: queueing turn %s: %w", t.ID, err)
 		o.mu.Lock()
 		o.reserved--
-		o.failedAt, o.failure = time.Now(), err
 		o.mu.Unlock()
+		o.refuse(err)
 		return err
 	}
 	o.mu.Lock()
@@ -171,6 +163,7 @@ func (o *Outbox) Enqueue(t Turn) error {
 	o.pending = slices.Insert(o.pending, i, p)
 	o.mu.Unlock()
 	o.signal()
+	o.checkSpace()
 	return nil
 }
 
@@ -191,13 +184,10 @@ func (o *Outbox) signal() {
 	}
 }
 
-// failureMemory is how long a refused write keeps the outbox reported as
-// failing: a full disk does not heal between two requests.
-const failureMemory = 10 * time.Second
-
 // Accepting reports why a turn enqueued now would be refused: the outbox
-// is closed, full, or its disk refused a write lately. Nil means it would
-// be taken.
+// is closed, full, or its disk refuses writes (or could not renew its
+// reserve). Nil means it would be taken. A refusal for the disk ends
+// within probeEvery of the disk taking writes again.
 func (o *Outbox) Accepting() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -206,10 +196,84 @@ func (o *Outbox) Accepting() error {
 		return ErrOutboxClosed
 	case len(o.pending) >= o.limit:
 		return ErrQueueFull
-	case o.failure != nil && time.Since(o.failedAt) < failureMemory:
+	case o.failure != nil:
 		return o.failure
 	}
 	return nil
+}
+
+// probeEvery is how often a refusing outbox tries its disk again.
+const probeEvery = 100 * time.Millisecond
+
+// checkSpace renews the disk reserve, refusing new turns when it cannot.
+func (o *Outbox) checkSpace() {
+	o.spaceMu.Lock()
+	err := o.space()
+	o.spaceMu.Unlock()
+	if err != nil {
+		o.refuse(err)
+	}
+}
+
+// refuse makes Accepting report err until a probe of the disk succeeds.
+func (o *Outbox) refuse(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return
+	}
+	if o.failure == nil {
+		o.log.Error("the outbox's disk refuses writes: new turns are not learned until it takes them again", "err", err)
+	}
+	o.failure = err
+	if !o.probing {
+		o.probing = true
+		if o.quit == nil {
+			o.quit = make(chan struct{})
+		}
+		go o.probe(o.quit)
+	}
+}
+
+// probe tries the disk every probeEvery until it renews the reserve and
+// takes a write, then lets the outbox accept turns again.
+func (o *Outbox) probe(quit chan struct{}) {
+	tick := time.NewTicker(probeEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-tick.C:
+		}
+		o.spaceMu.Lock()
+		err := o.space()
+		o.spaceMu.Unlock()
+		if err == nil {
+			err = o.db.Update(func(tx *bolt.Tx) error {
+				if o.faults != nil {
+					if err := o.faults(); err != nil {
+						return err
+					}
+				}
+				b, err := tx.CreateBucketIfNotExists(bucketProbe)
+				if err != nil {
+					return err
+				}
+				return b.Put([]byte("probe"), []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+			})
+		}
+		o.mu.Lock()
+		if err != nil {
+			o.failure = fmt.Errorf("outbox: the disk still refuses writes: %w", err)
+			o.mu.Unlock()
+			continue
+		}
+		o.failure, o.probing = nil, false
+		o.mu.Unlock()
+		o.log.Info("the outbox's disk takes writes again: learning resumes")
+		return
+	}
 }
 
 // claim returns the turns ready to be applied now, as batches: all due
@@ -410,13 +474,15 @@ type OutboxStats struct {
 	Dead     int       `json:"dead"`
 	Limit    int       `json:"limit"`
 	Oldest   time.Time `json:"oldest,omitzero"` // the oldest pending turn's time
+	// Corrupt says what became of a damaged outbox file found at start.
+	Corrupt string `json:"corrupt,omitempty"`
 }
 
 // Stats reports the outbox's state.
 func (o *Outbox) Stats() OutboxStats {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	s := OutboxStats{Pending: len(o.pending), Dead: o.dead, Limit: o.limit}
+	s := OutboxStats{Pending: len(o.pending), Dead: o.dead, Limit: o.limit, Corrupt: o.corrupt}
 	for _, p := range o.pending {
 		if p.inFlight {
 			s.InFlight++
