@@ -70,6 +70,11 @@ func startSidecar(t *testing.T, env map[string]string) *sidecar {
 		"MEMPROXY_DATA_DIR":     t.TempDir(),
 		"MEMPROXY_API_KEYS":     apiKey,
 		"MEMPROXY_LOG_LEVEL":    "debug",
+		// A recall that times out on a busy machine fails open and injects
+		// nothing, and a test about what is injected, learned or isolated
+		// would fail for a reason that is not its own. Tests whose subject
+		// is the budget or failing open set a short one themselves.
+		"MEMPROXY_RECALL_TIMEOUT": "1m",
 	}}
 	for k, v := range env {
 		s.env[k] = v
@@ -129,6 +134,44 @@ func (s *sidecar) do(method, path, body string, header map[string]string) (int, 
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// metric returns the value of a series in the sidecar's /metrics, or -1
+// when it is not there (yet).
+func (s *sidecar) metric(series string) float64 {
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
+// chatStatus sends a chat request and returns the answer's
+// X-Memory-Status and status code (0 if the call itself failed, which it
+// reports). It may be called from any goroutine.
+func (s *sidecar) chatStatus(body string, header map[string]string) (string, int) {
+	req, _ := http.NewRequest("POST", s.url+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Errorf("chat call: %v", err)
+		return "", 0
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	return resp.Header.Get("X-Memory-Status"), resp.StatusCode
 }
 
 func (s *sidecar) addPersona(agent, text string) {

@@ -25,6 +25,12 @@ import (
 // Wanted: zero failed chat calls, zero lost turns, zero cross-user reads,
 // and a /metrics that tells request rate, p99 added latency, retrieval
 // outcomes and outbox depth while it runs.
+//
+// A recall that fails open (the store restarting, or a recall over its
+// budget on a busy machine) carries no memories and so proves nothing
+// about isolation either way: such answers are counted apart, every answer
+// that recalled must carry only its own user's memories, and enough of
+// them must have recalled for the check to bite.
 func TestLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a load test")
@@ -49,9 +55,13 @@ const (
 	loadClients   = 200
 	loadPerClient = 5
 	loadUsers     = 50
+	minRecalls    = 100 // requests that must recall for the isolation check to bite
 )
 
-var canaryRe = regexp.MustCompile(`CANARY-user-(\d+)-`)
+var (
+	canaryRe = regexp.MustCompile(`CANARY-user-(\d+)-`)
+	userRe   = regexp.MustCompile(`I am user-(\d+)\.`)
+)
 
 func loadTest(t *testing.T, store *restartable) {
 	env := map[string]string{"MEMPROXY_LOG_LEVEL": "warn", "MEMPROXY_LEARN_WORKERS": "4"}
@@ -59,35 +69,60 @@ func loadTest(t *testing.T, store *restartable) {
 		for k, v := range milvusEnv(store.addr) {
 			env[k] = v
 		}
-		// Milvus Lite is a Python server: under 200 clients its searches take
-		// longer than the default budget, and recalls that fail open carry
-		// no canary to check. A larger budget makes the isolation check bite.
-		env["MEMPROXY_RECALL_TIMEOUT"] = "2s"
+		// Under this load Milvus Lite answers the handshake of a
+		// reconnection slowly; the sidecar keeps failing open until it is
+		// back, and the test needs recalls after the restart.
+		env["MEMPROXY_MILVUS_CONNECT_TIMEOUT"] = "10s"
 	}
+	// The harness's generous recall budget holds: Milvus Lite is a Python
+	// server, and under 200 clients on a busy machine its searches take
+	// seconds; a recall that fails open on the budget has nothing to check.
 	s := startSidecar(t, env)
 
 	// The upstream's check: a request for user N carries no other user's
-	// canary. The user is named in the request's text, since identity
-	// headers never reach the upstream.
+	// canary and no other user's fact. The user is named in the request's
+	// own message, since identity headers never reach the upstream; every
+	// memory of user N (canary or learned fact) names N too. What each
+	// request carried is kept by its message, for the client to match
+	// with the answer's X-Memory-Status.
 	var crossReads, ownCanary, checked atomic.Int64
-	userRe := regexp.MustCompile(`I am user-(\d+)\.`)
+	var carried sync.Map // the request's user message → number of its own user's memories
 	s.up.NoRecord = true
 	s.up.Hook = func(w http.ResponseWriter, r *http.Request, body []byte) bool {
 		if r.URL.Path != "/v1/chat/completions" {
 			return false
 		}
-		m := userRe.FindSubmatch(body)
+		var req struct {
+			Messages []struct{ Role, Content string }
+		}
+		if json.Unmarshal(body, &req) != nil || len(req.Messages) == 0 {
+			return false
+		}
+		msg := req.Messages[len(req.Messages)-1].Content
+		m := userRe.FindStringSubmatch(msg)
 		if m == nil {
 			return false
 		}
 		checked.Add(1)
-		for _, c := range canaryRe.FindAllSubmatch(body, -1) {
-			if string(c[1]) != string(m[1]) {
-				crossReads.Add(1)
-			} else {
-				ownCanary.Add(1)
+		own := 0
+		for _, prior := range req.Messages[:len(req.Messages)-1] {
+			for _, c := range canaryRe.FindAllStringSubmatch(prior.Content, -1) {
+				if c[1] != m[1] {
+					crossReads.Add(1)
+				} else {
+					ownCanary.Add(1)
+					own++
+				}
+			}
+			for _, f := range userRe.FindAllStringSubmatch(prior.Content, -1) {
+				if f[1] != m[1] {
+					crossReads.Add(1)
+				} else {
+					own++
+				}
 			}
 		}
+		carried.Store(msg, own)
 		return false
 	}
 
@@ -99,8 +134,8 @@ func loadTest(t *testing.T, store *restartable) {
 		}
 	}
 
-	var done, failed atomic.Int64
-	var failures sync.Map
+	var done, failed, recalled, recalledOwn atomic.Int64
+	var failures, openedBy sync.Map // openedBy: X-Memory-Status → count
 	// The store is killed once a third of the requests are answered.
 	restartAt := int64(loadClients * loadPerClient / 3)
 	reachedRestart := make(chan struct{})
@@ -153,6 +188,21 @@ func loadTest(t *testing.T, store *restartable) {
 				req.Header.Set("X-Memory-Agent-Id", "coach")
 				resp, err := client.Do(req)
 				ok := err == nil && resp.StatusCode == 200
+				if ok {
+					switch status := resp.Header.Get("X-Memory-Status"); {
+					case status == "injected":
+						recalled.Add(1)
+						if n, _ := carried.Load(fact); n != nil && n.(int) > 0 {
+							recalledOwn.Add(1)
+						} else {
+							failures.Store(fact, "recalled, but the upstream saw none of the user's memories")
+							failed.Add(1)
+						}
+					case strings.HasPrefix(status, "failed-open"):
+						n, _ := openedBy.LoadOrStore(status, new(atomic.Int64))
+						n.(*atomic.Int64).Add(1)
+					}
+				}
 				if err == nil {
 					b, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()
@@ -178,8 +228,14 @@ func loadTest(t *testing.T, store *restartable) {
 	close(stopScrape)
 	scraper.Wait()
 	total := int64(loadClients * loadPerClient)
-	t.Logf("%d requests from %d clients in %v (%.0f/s); upstream checked %d, own canary seen %d times",
-		total, loadClients, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), checked.Load(), ownCanary.Load())
+	var opened []string
+	openedBy.Range(func(k, v any) bool {
+		opened = append(opened, fmt.Sprintf("%d %q", v.(*atomic.Int64).Load(), k))
+		return true
+	})
+	sort.Strings(opened)
+	t.Logf("%d requests from %d clients in %v (%.0f/s); upstream checked %d; %d recalled, all with their own memories only; failed open: %v; own canary seen %d times",
+		total, loadClients, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), checked.Load(), recalled.Load(), opened, ownCanary.Load())
 
 	if n := failed.Load(); n > 0 {
 		failures.Range(func(k, v any) bool { t.Logf("failed: %s: %s", k, v); return true })
@@ -191,30 +247,38 @@ func loadTest(t *testing.T, store *restartable) {
 	if checked.Load() != total {
 		t.Errorf("the upstream checked %d requests of %d", checked.Load(), total)
 	}
-	// The isolation check bites only on requests that got memories. On the
-	// embedded store nearly all do; on Milvus Lite, a Python server, under
-	// 200 clients and a restart, most recalls fail open: at least a fifth
-	// must carry their canary for the check to mean something.
-	least := total / 2
-	if store != nil {
-		least = total / 5
-	}
-	if ownCanary.Load() < least {
-		t.Errorf("own canary recalled only %d times in %d requests (want %d): the test would prove little", ownCanary.Load(), total, least)
+	// The isolation check bites only on requests that got memories, each
+	// a trial in which a leak would show. With minRecalls of them, a leak
+	// into 3% of recalls goes unseen with a chance under 5% (0.97^100).
+	// The restart costs at most the recalls of its two seconds; a busy
+	// machine costs time, not recalls, with the generous budget.
+	if recalledOwn.Load() < minRecalls {
+		t.Errorf("only %d of %d requests recalled their user's memories (want %d): the isolation check would prove little", recalledOwn.Load(), total, minRecalls)
 	}
 
-	// Zero lost turns: every fact is learned, once.
+	// Zero lost turns: every fact is learned, once. How fast the writer
+	// drains the outbox is the store's speed on this machine (Milvus Lite
+	// on two busy cores learns a turn or two a second, and leaves the
+	// outbox a batch at a time), so the wait is for progress: it gives up
+	// once no turn was applied and the outbox did not shrink for two
+	// minutes.
 	var code int
 	var body string
 	var st struct{ Pending, Dead int }
-	if !waitFor(3*time.Minute, func() bool {
+	least, applied, since := math.MaxInt, -1.0, time.Now()
+	drainStart := time.Now()
+	if !waitFor(30*time.Minute, func() bool {
 		code, body = s.do("GET", "/memproxy/outbox", "", map[string]string{"Authorization": "Token " + apiKey})
 		st.Pending, st.Dead = 0, 0
 		json.Unmarshal([]byte(body), &st)
-		return st.Dead > 0 || code == 200 && st.Pending == 0
-	}) || st.Dead > 0 {
-		t.Fatalf("outbox after the load: %d %s", code, body)
+		if a := s.metric(`memproxy_writer_turns_total{result="applied"}`); st.Pending < least || a > applied {
+			least, applied, since = st.Pending, a, time.Now()
+		}
+		return st.Dead > 0 || code == 200 && st.Pending == 0 || time.Since(since) > 2*time.Minute
+	}) || st.Dead > 0 || st.Pending > 0 {
+		t.Fatalf("outbox after the load (%v draining, no progress for %v): %d %s", time.Since(drainStart).Round(time.Second), time.Since(since).Round(time.Second), code, body)
 	}
+	t.Logf("the outbox drained in %v after the load", time.Since(drainStart).Round(time.Millisecond))
 	facts := map[string]int{}
 	for u := range loadUsers {
 		code, body := s.do("POST", "/v3/memories/?page=1&page_size=1000", fmt.Sprintf(`{"filters":{"user_id":"user-%d"}}`, u),

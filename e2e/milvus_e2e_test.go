@@ -91,9 +91,20 @@ func TestMilvusKilledMidRun(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	addr := freeAddr(t)
 	lite := startLite(t, bin, dir, addr)
-	s := startSidecar(t, milvusEnv(addr))
+	// Failing open within the budget is what this test is about: the
+	// default budget, not the harness's generous one.
+	const budget = 150 * time.Millisecond
+	env := milvusEnv(addr)
+	env["MEMPROXY_RECALL_TIMEOUT"] = budget.String()
+	s := startSidecar(t, env)
 	s.addPersona("fitcoach_v1", fitcoachPersona)
-	if status, _ := s.chat("sarah", "fitcoach_v1", "Hi coach!"); status != "injected" {
+	// Before the kill memory works; on a busy machine a recall may still
+	// time out now and then, which says nothing about the kill.
+	var status string
+	if !waitFor(30*time.Second, func() bool {
+		status, _ = s.chat("sarah", "fitcoach_v1", "Hi coach!")
+		return status == "injected"
+	}) {
 		t.Fatalf("before the kill: X-Memory-Status %q, want injected", status)
 	}
 
@@ -103,8 +114,8 @@ func TestMilvusKilledMidRun(t *testing.T) {
 		if !strings.HasPrefix(status, "failed-open") {
 			t.Errorf("with Milvus down: X-Memory-Status %q, want failed-open", status)
 		}
-		// The recall budget is 150ms; the rest is the fake upstream and
-		// the race detector.
+		// The recall budget; the rest is the fake upstream and the race
+		// detector on a shared machine.
 		if took > time.Second {
 			t.Errorf("with Milvus down, chat took %v", took)
 		}
@@ -134,7 +145,7 @@ func TestMilvusKilledMidRun(t *testing.T) {
 	// Writes work again (the persona of before may or may not have
 	// survived the kill -9 of Milvus Lite; this one is new).
 	s.addPersona("fitcoach_v2", "I am FitCoach 2, back after the outage.")
-	if !waitFor(10*time.Second, func() bool {
+	if !waitFor(30*time.Second, func() bool {
 		status, _ := s.chat("sarah", "fitcoach_v2", "Hi again!")
 		return status == "injected"
 	}) {

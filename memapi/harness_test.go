@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -55,6 +56,9 @@ func newHarness(t *testing.T, configure ...func(*Options)) *harness {
 		Queue:    env.Outbox,
 		API:      New(opts),
 		Logger:   log,
+		// Generous, so that a busy machine never makes recall fail open:
+		// no test here is about the recall budget.
+		RecallTimeout: time.Minute,
 	})
 	env.Serve(server, server.WaitHandoffs)
 	return &harness{env}

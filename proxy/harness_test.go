@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -40,6 +41,10 @@ func newHarness(t *testing.T, configure ...func(*Options)) *harness {
 		Learner:  env.Writer,
 		Queue:    env.Outbox,
 		Logger:   slog.New(slog.DiscardHandler),
+		// A recall that times out on a busy machine fails open and injects
+		// nothing; tests about what is injected would then fail for a
+		// reason that is not theirs. Tests about the budget set their own.
+		RecallTimeout: time.Minute,
 	}
 	for _, c := range configure {
 		c(&opts)
