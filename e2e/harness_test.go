@@ -317,6 +317,10 @@ func milvusEnv(addr string) map[string]string {
 		"MEMPROXY_MILVUS_ADDRESS":         addr,
 		"MEMPROXY_MILVUS_COLLECTION":      "memproxy_e2e_" + hex.EncodeToString(b),
 		"MEMPROXY_MILVUS_CONNECT_TIMEOUT": "2s",
+		// A Milvus Lite starved of CPU by other work answers health checks
+		// slowly; these tests are not about how soon the store gives up on
+		// it (a killed server refuses connections at once).
+		"MEMPROXY_MILVUS_HEALTH_TIMEOUT": "15s",
 	}
 }
 
