@@ -95,14 +95,12 @@ func TestMemoryFailureFailsOpen(t *testing.T) {
 			if strings.Contains(string(h.Received("/v1/chat/completions").Body), "memproxy-memories") {
 				t.Errorf("a block reached the upstream despite the failure")
 			}
-			// Within the budget plus a few ms (more slack under the race
-			// detector on a shared machine); a failure that is quick must
-			// not wait for the budget at all.
-			limit := budget + 50*time.Millisecond
-			if !tt.slow {
-				limit = budget
-			}
-			if elapsed > limit {
+			// A slow failure is cut at the budget: well before the slow store
+			// (1 s) or the hung embedder (never) would answer. The slack is
+			// for a machine whose cores other work keeps busy. A quick
+			// failure says so in its reason (not "timeout") rather than in
+			// a wall-clock bound, which a busy machine would break.
+			if limit := budget + 700*time.Millisecond; tt.slow && elapsed > limit {
 				t.Errorf("answered after %v, want at most %v", elapsed, limit)
 			}
 			if tt.slow && elapsed < budget {
