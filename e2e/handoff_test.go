@@ -1,22 +1,14 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
-
-	"github.com/memproxy/memproxy/internal/fakeupstream"
-	"github.com/memproxy/memproxy/memory"
-	"github.com/memproxy/memproxy/memory/embedded"
-	"github.com/memproxy/memproxy/memory/learn"
 )
 
 // TestKill9RightAfterAnswers sends 200 chats at once, half of them
@@ -31,34 +23,8 @@ func TestKill9RightAfterAnswers(t *testing.T) {
 	const turns = 200
 	bin := buildBinary(t)
 	// The writer must not get ahead of the kill: a stalled embedder keeps
-	// every turn in the outbox (recall gives up on it within its budget).
-	var stalled atomic.Bool
-	release := make(chan struct{})
-	up := fakeupstream.New()
-	up.NoRecord = true
-	up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
-		if r.URL.Path == "/v1/embeddings" && stalled.Load() {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-		}
-		return false
-	}
-	upSrv := httptest.NewServer(up)
-	defer upSrv.Close()
-	defer close(release)
-	dataDir := t.TempDir()
-	env := map[string]string{
-		"MEMPROXY_UPSTREAM_URL":         upSrv.URL + "/v1",
-		"MEMPROXY_DATA_DIR":             dataDir,
-		"MEMPROXY_API_KEYS":             apiKey,
-		"MEMPROXY_EMBEDDER":             "openai",
-		"MEMPROXY_EMBEDDING_MODEL":      "fake-embed",
-		"MEMPROXY_EMBEDDING_DIMENSIONS": fmt.Sprint(fakeupstream.EmbeddingDims),
-		"MEMPROXY_RECALL_TIMEOUT":       "50ms",
-		"MEMPROXY_LEARN_WORKERS":        "1",
-	}
+	// every turn in the outbox.
+	env, stalled := stallingUpstream(t)
 	p := startProcess(t, bin, env)
 	stalled.Store(true) // after start-up, which checks the embedder
 
@@ -99,33 +65,10 @@ func TestKill9RightAfterAnswers(t *testing.T) {
 	}
 
 	stalled.Store(false)
-	p = startProcess(t, bin, env)
-	var stats learn.OutboxStats
-	if !waitFor(2*time.Minute, func() bool {
-		stats = p.outbox()
-		return stats.Dead > 0 || stats.Pending == 0
-	}) || stats.Dead > 0 {
-		t.Fatalf("after restart: %+v", stats)
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	p.cmd.Wait()
-
-	st, err := embedded.Open(dataDir, fakeupstream.EmbeddingDims, "openai:fake-embed")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ms, err := st.List(context.Background(), memory.Filter{}, memory.Page{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	learned := map[string]bool{}
-	for _, m := range ms {
-		learned[m.Text] = true
-	}
+	learned, _ := restartAndRead(t, bin, env)
 	lost := 0
 	for i := range turns {
-		if !learned[fmt.Sprintf("My locker number is %d.", i)] {
+		if learned[fmt.Sprintf("My locker number is %d.", i)] == 0 {
 			lost++
 		}
 	}

@@ -153,36 +153,7 @@ func TestKill9WithQueuedTurns(t *testing.T) {
 	}
 	const turns, first = 1000, 100
 	bin := buildBinary(t)
-	// While stalled, the embedder answers no one: the writer cannot apply
-	// a turn, so the outbox holds every turn answered meanwhile; recalls
-	// give up on it within their budget, which ends their request.
-	var stalled atomic.Bool
-	release := make(chan struct{})
-	up := fakeupstream.New()
-	up.NoRecord = true
-	up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
-		if r.URL.Path == "/v1/embeddings" && stalled.Load() {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-		}
-		return false
-	}
-	upSrv := httptest.NewServer(up)
-	defer upSrv.Close()
-	defer close(release) // before upSrv.Close, which waits for the requests stalled
-	dataDir := t.TempDir()
-	env := map[string]string{
-		"MEMPROXY_UPSTREAM_URL":         upSrv.URL + "/v1",
-		"MEMPROXY_DATA_DIR":             dataDir,
-		"MEMPROXY_API_KEYS":             apiKey,
-		"MEMPROXY_EMBEDDER":             "openai",
-		"MEMPROXY_EMBEDDING_MODEL":      "fake-embed",
-		"MEMPROXY_EMBEDDING_DIMENSIONS": fmt.Sprint(fakeupstream.EmbeddingDims),
-		"MEMPROXY_RECALL_TIMEOUT":       "50ms",
-		"MEMPROXY_LEARN_WORKERS":        "1",
-	}
+	env, stalled := stallingUpstream(t)
 
 	p := startProcess(t, bin, env)
 	p.chatTurns(0, first)
@@ -207,7 +178,63 @@ func TestKill9WithQueuedTurns(t *testing.T) {
 	t.Logf("killed with %d of %d turns queued", queued, turns)
 
 	stalled.Store(false)
-	p = startProcess(t, bin, env)
+	texts, history := restartAndRead(t, bin, env)
+	memories := 0
+	for _, n := range texts {
+		memories += n
+	}
+	if memories != turns || len(texts) != turns || history != turns {
+		t.Errorf("after kill -9 and restart: %d memories (%d distinct), %d history records; want %d of each", memories, len(texts), history, turns)
+	}
+	for i := range turns {
+		if texts[fmt.Sprintf("My locker number is %d.", i)] != 1 {
+			t.Errorf("turn %d applied %d times", i, texts[fmt.Sprintf("My locker number is %d.", i)])
+			break
+		}
+	}
+}
+
+// stallingUpstream starts a fake upstream whose embeddings answer no one
+// while stalled is set, and returns the environment of a sidecar that
+// embeds through it. While stalled, the writer cannot apply a turn, so the
+// outbox holds every turn answered meanwhile; recalls give up on the
+// embedder within their budget (50 ms), which ends their request.
+func stallingUpstream(t *testing.T) (env map[string]string, stalled *atomic.Bool) {
+	stalled = new(atomic.Bool)
+	release := make(chan struct{})
+	up := fakeupstream.New()
+	up.NoRecord = true
+	up.Hook = func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+		if r.URL.Path == "/v1/embeddings" && stalled.Load() {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		return false
+	}
+	upSrv := httptest.NewServer(up)
+	t.Cleanup(upSrv.Close)
+	t.Cleanup(func() { close(release) }) // runs first: upSrv.Close waits for the requests stalled
+	return map[string]string{
+		"MEMPROXY_UPSTREAM_URL":         upSrv.URL + "/v1",
+		"MEMPROXY_DATA_DIR":             t.TempDir(),
+		"MEMPROXY_API_KEYS":             apiKey,
+		"MEMPROXY_EMBEDDER":             "openai",
+		"MEMPROXY_EMBEDDING_MODEL":      "fake-embed",
+		"MEMPROXY_EMBEDDING_DIMENSIONS": fmt.Sprint(fakeupstream.EmbeddingDims),
+		"MEMPROXY_RECALL_TIMEOUT":       "50ms",
+		"MEMPROXY_LEARN_WORKERS":        "1",
+	}, stalled
+}
+
+// restartAndRead starts the sidecar again on env, waits until its outbox is
+// drained (no dead letters), stops it, and reads what its store holds: how
+// many memories have each text, and how many history records they have.
+// Every memory must have one history record, its ADD.
+func restartAndRead(t *testing.T, bin string, env map[string]string) (texts map[string]int, history int) {
+	t.Helper()
+	p := startProcess(t, bin, env)
 	var stats learn.OutboxStats
 	if !waitFor(2*time.Minute, func() bool {
 		stats = p.outbox()
@@ -218,7 +245,7 @@ func TestKill9WithQueuedTurns(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.cmd.Wait()
 
-	st, err := embedded.Open(dataDir, fakeupstream.EmbeddingDims, "openai:fake-embed")
+	st, err := embedded.Open(env["MEMPROXY_DATA_DIR"], fakeupstream.EmbeddingDims, "openai:fake-embed")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,8 +255,7 @@ func TestKill9WithQueuedTurns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	texts := map[string]int{}
-	history := 0
+	texts = map[string]int{}
 	for _, m := range ms {
 		texts[m.Text]++
 		hs, err := st.History(ctx, m.ID)
@@ -241,13 +267,5 @@ func TestKill9WithQueuedTurns(t *testing.T) {
 		}
 		history += len(hs)
 	}
-	if len(ms) != turns || len(texts) != turns || history != turns {
-		t.Errorf("after kill -9 and restart: %d memories (%d distinct), %d history records; want %d of each", len(ms), len(texts), history, turns)
-	}
-	for i := range turns {
-		if texts[fmt.Sprintf("My locker number is %d.", i)] != 1 {
-			t.Errorf("turn %d applied %d times", i, texts[fmt.Sprintf("My locker number is %d.", i)])
-			break
-		}
-	}
+	return texts, history
 }

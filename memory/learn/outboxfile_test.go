@@ -160,7 +160,7 @@ func TestRefusalEndsWhenTheDiskTakesWritesAgain(t *testing.T) {
 				if o.Accepting() == nil {
 					t.Fatal("the outbox accepts turns with its disk full")
 				}
-				time.Sleep(5 * time.Second)
+				time.Sleep(5 * time.Second) // fake time in the bubble: the disk stays full
 				synctest.Wait()
 				if o.Accepting() == nil {
 					t.Fatal("the outbox accepts turns while its disk is still full")
@@ -169,7 +169,7 @@ func TestRefusalEndsWhenTheDiskTakesWritesAgain(t *testing.T) {
 				full.Store(false) // space returns
 				freed := time.Now()
 				for o.Accepting() != nil {
-					time.Sleep(10 * time.Millisecond)
+					time.Sleep(10 * time.Millisecond) // fake time: the next probe
 					synctest.Wait()
 				}
 				if d := time.Since(freed); d > time.Second {
