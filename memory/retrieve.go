@@ -146,7 +146,7 @@ func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, er
 				return
 			}
 			*l.dst, errs[i] = r.Store.Search(ctx, SearchRequest{
-				Vector: vec, Filter: l.filter, TopK: l.limits.TopK, MinScore: l.limits.MinScore,
+				Vector: vec, Text: req.Query, Filter: l.filter, TopK: l.limits.TopK, MinScore: l.limits.MinScore,
 			})
 		})
 	}

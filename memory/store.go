@@ -25,8 +25,13 @@ type Store interface {
 	Delete(ctx context.Context, ids ...string) error
 	// Get returns one memory, with its vector.
 	Get(ctx context.Context, id string) (Memory, error)
-	// Search returns up to s.TopK memories matching s.Filter, most similar
-	// to s.Vector first, with Score at least s.MinScore.
+	// Search returns up to s.TopK memories matching s.Filter, most
+	// relevant first. Without s.Text they are ranked by similarity to
+	// s.Vector, each with Score (the similarity) at least s.MinScore. With
+	// s.Text two rankings are fused (see Fuse): by similarity, of the
+	// memories with similarity at least s.MinScore, and by BM25 on s.Text,
+	// of the memories that share a term with it; Score is then the fused
+	// score.
 	Search(ctx context.Context, s SearchRequest) ([]Hit, error)
 	// List returns memories matching filter, newest first, for a page.
 	List(ctx context.Context, filter Filter, page Page) ([]Memory, error)
@@ -57,9 +62,13 @@ type Store interface {
 	Close() error
 }
 
-// A SearchRequest asks a Store for the memories nearest to Vector.
+// A SearchRequest asks a Store for the memories most relevant to a query:
+// nearest to its Vector and, when Text is set, best matching its words.
 type SearchRequest struct {
-	Vector   []float32
+	Vector []float32
+	// Text is the query's text, for lexical (BM25) retrieval fused with
+	// the vector ranking. "" ranks by the vector alone.
+	Text     string
 	Filter   Filter
 	TopK     int
 	MinScore float64

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/lexical"
 )
 
 // index adds m to the maps; the caller holds mu (or is loading).
@@ -11,6 +12,12 @@ func (s *Store) index(m *memory.Memory) {
 	s.byID[m.ID] = m
 	addTo(s.byUser, m.UserID, m)
 	addTo(s.byAgent, m.AgentID, m)
+	x := s.lexical[m.UserID]
+	if x == nil {
+		x = lexical.NewIndex()
+		s.lexical[m.UserID] = x
+	}
+	x.Add(m.ID, m.Text)
 }
 
 func (s *Store) unindex(id string) {
@@ -21,6 +28,12 @@ func (s *Store) unindex(id string) {
 	delete(s.byID, id)
 	removeFrom(s.byUser, m.UserID, id)
 	removeFrom(s.byAgent, m.AgentID, id)
+	if x := s.lexical[m.UserID]; x != nil {
+		x.Remove(id)
+		if x.Len() == 0 {
+			delete(s.lexical, m.UserID)
+		}
+	}
 }
 
 func addTo(idx map[string]map[string]*memory.Memory, key string, m *memory.Memory) {
@@ -124,6 +137,49 @@ func (s *Store) plan(f memory.Filter) ([]map[string]*memory.Memory, bool) {
 			all = append(all, sets...)
 		}
 		return all, true
+	}
+	return nil, false
+}
+
+// users returns the user ids f restricts memories to, or false when it
+// does not pin user_id: the scope whose term statistics BM25 uses.
+func users(f memory.Filter) ([]string, bool) {
+	switch f.Op {
+	case memory.OpEq:
+		if v, ok := f.Value.(string); ok && !f.Meta && f.Field == memory.FieldUserID {
+			return []string{v}, true
+		}
+	case memory.OpIn:
+		if f.Meta || f.Field != memory.FieldUserID {
+			return nil, false
+		}
+		var out []string
+		for _, v := range f.Value.([]any) {
+			if str, ok := v.(string); ok && !slices.Contains(out, str) {
+				out = append(out, str)
+			}
+		}
+		return out, true
+	case memory.OpAnd:
+		for _, a := range f.Args {
+			if us, ok := users(a); ok {
+				return us, true
+			}
+		}
+	case memory.OpOr:
+		var out []string
+		for _, a := range f.Args {
+			us, ok := users(a)
+			if !ok {
+				return nil, false
+			}
+			for _, u := range us {
+				if !slices.Contains(out, u) {
+					out = append(out, u)
+				}
+			}
+		}
+		return out, true
 	}
 	return nil, false
 }

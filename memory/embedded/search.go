@@ -7,10 +7,13 @@ import (
 	"time"
 
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/lexical"
 )
 
-// Search scans the memories the filter can reach and keeps the TopK most
-// similar. The scan is exact: no approximation, no missed neighbour.
+// Search ranks the memories the filter can reach. The dense ranking is
+// exact: every candidate is scored, no neighbour is missed. With
+// req.Text, the BM25 ranking over the scope's term index is fused with it
+// (memory.Fuse), each contributing memory.FusionWindow candidates.
 func (s *Store) Search(ctx context.Context, req memory.SearchRequest) ([]memory.Hit, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -22,30 +25,77 @@ func (s *Store) Search(ctx context.Context, req memory.SearchRequest) ([]memory.
 		return nil, nil
 	}
 	now := time.Now()
-	h := &hitHeap{}
+	window := req.TopK
+	if req.Text != "" {
+		window = memory.FusionWindow(req.TopK)
+	}
 	s.mu.RLock()
+	defer s.mu.RUnlock()
+	dense := newTop(window)
 	s.scan(req.Filter, func(m *memory.Memory) {
 		if m.Expired(now) || !req.Filter.Match(m) {
 			return
 		}
-		score := memory.Score(memory.Cosine(req.Vector, m.Vector))
-		if score < req.MinScore {
-			return
-		}
-		if h.Len() < req.TopK {
-			heap.Push(h, scored{m, score})
-		} else if better(scored{m, score}, (*h)[0]) {
-			(*h)[0] = scored{m, score}
-			heap.Fix(h, 0)
+		if score := memory.Score(memory.Cosine(req.Vector, m.Vector)); score >= req.MinScore {
+			dense.offer(m, score)
 		}
 	})
-	hits := make([]memory.Hit, h.Len())
+	if req.Text == "" {
+		return dense.hits(), nil
+	}
+	lex := newTop(window)
+	lexical.Score(req.Text, s.scope(req.Filter), func(id string, score float64) {
+		m := s.byID[id]
+		if m != nil && !m.Expired(now) && req.Filter.Match(m) {
+			lex.offer(m, score)
+		}
+	})
+	return memory.Fuse(req.TopK, dense.hits(), lex.hits()), nil
+}
+
+// scope returns the term indexes of the users f can reach: BM25's
+// statistics are those of the scope searched. The caller holds mu.
+func (s *Store) scope(f memory.Filter) []*lexical.Index {
+	var out []*lexical.Index
+	if us, ok := users(f); ok {
+		for _, u := range us {
+			if x := s.lexical[u]; x != nil {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	for _, x := range s.lexical {
+		out = append(out, x)
+	}
+	return out
+}
+
+// top keeps the best k of the memories offered to it.
+type top struct {
+	k int
+	h hitHeap
+}
+
+func newTop(k int) *top { return &top{k: k} }
+
+func (t *top) offer(m *memory.Memory, score float64) {
+	if t.h.Len() < t.k {
+		heap.Push(&t.h, scored{m, score})
+	} else if better(scored{m, score}, t.h[0]) {
+		t.h[0] = scored{m, score}
+		heap.Fix(&t.h, 0)
+	}
+}
+
+// hits returns the memories kept, best first, as copies the caller owns.
+func (t *top) hits() []memory.Hit {
+	hits := make([]memory.Hit, t.h.Len())
 	for i := len(hits) - 1; i >= 0; i-- {
-		sc := heap.Pop(h).(scored)
+		sc := heap.Pop(&t.h).(scored)
 		hits[i] = memory.Hit{Memory: *clone(sc.m, false), Score: sc.score}
 	}
-	s.mu.RUnlock()
-	return hits, nil
+	return hits
 }
 
 type scored struct {

@@ -4,7 +4,8 @@
 // Memories are written to a bbolt file (a crash-safe B+tree: a write that
 // returned survives kill -9 and power loss) and mirrored in memory, indexed
 // by user and by agent, so that a search within a scope scans only that
-// scope's memories. Searches never wait on the disk.
+// scope's memories, and by term within each user for BM25. Searches never
+// wait on the disk.
 package embedded
 
 import (
@@ -22,6 +23,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/lexical"
 )
 
 var (
@@ -46,6 +48,10 @@ type Store struct {
 	byID    map[string]*memory.Memory
 	byUser  map[string]map[string]*memory.Memory
 	byAgent map[string]map[string]*memory.Memory
+	// lexical holds each user's terms for BM25, built at Open from the
+	// memories (it is not persisted) and kept up to date by every write.
+	// Personas are the memories of user "".
+	lexical map[string]*lexical.Index
 }
 
 // Open opens (creating if needed) the store in dir for vectors of dims
@@ -72,6 +78,7 @@ func Open(dir string, dims int, space string) (*Store, error) {
 		byID:    make(map[string]*memory.Memory),
 		byUser:  make(map[string]map[string]*memory.Memory),
 		byAgent: make(map[string]map[string]*memory.Memory),
+		lexical: make(map[string]*lexical.Index),
 	}
 	if err := s.load(path); err != nil {
 		db.Close()

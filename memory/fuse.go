@@ -1,0 +1,66 @@
+package memory
+
+import (
+	"cmp"
+	"slices"
+)
+
+// RRFK is the k of reciprocal rank fusion: a memory ranked r-th (from 1)
+// in a ranking gets 1/(RRFK+r) from it. 60 is the value of the original
+// paper and Milvus' default; it makes the fused order depend on ranks, not
+// on the scales of the scores, which differ between cosine and BM25.
+const RRFK = 60
+
+// FusionWindow is how many candidates each ranking contributes to the
+// fusion for a search of topK: more than topK, since a memory ranked low
+// by one signal and high by the other belongs near the top of the fused
+// list. Both stores use it, so that they fuse the same lists.
+func FusionWindow(topK int) int {
+	return max(3*topK, 30)
+}
+
+// Fuse merges rankings, each best first, by reciprocal rank fusion and
+// returns the best topK. A memory's Score is its fused score normalised
+// by the number of rankings: 1 for a memory ranked first by every one,
+// 1/n for one ranked first by one of n and absent from the others, and
+// less the lower it ranks. Ties go to the more recently updated memory,
+// then to the smaller id, as in every store.
+func Fuse(topK int, rankings ...[]Hit) []Hit {
+	if topK <= 0 || len(rankings) == 0 {
+		return nil
+	}
+	best := float64(len(rankings)) / float64(RRFK+1)
+	fused := make(map[string]*Hit)
+	var order []*Hit
+	for _, r := range rankings {
+		for i, h := range r {
+			f, ok := fused[h.ID]
+			if !ok {
+				c := h
+				c.Score = 0
+				f = &c
+				fused[h.ID] = f
+				order = append(order, f)
+			}
+			f.Score += 1 / float64(RRFK+i+1) / best
+		}
+	}
+	slices.SortFunc(order, func(a, b *Hit) int { return CompareHits(*a, *b) })
+	out := make([]Hit, 0, min(topK, len(order)))
+	for _, h := range order[:min(topK, len(order))] {
+		out = append(out, *h)
+	}
+	return out
+}
+
+// CompareHits orders hits best first: higher score, then more recently
+// updated, then smaller id.
+func CompareHits(a, b Hit) int {
+	if c := cmp.Compare(b.Score, a.Score); c != 0 {
+		return c
+	}
+	if c := b.UpdatedAt.Compare(a.UpdatedAt); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
