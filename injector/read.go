@@ -16,6 +16,27 @@ type UserText struct {
 	// Recent are the texts of the last messages of the conversation, user
 	// and assistant, oldest first (at most maxRecent).
 	Recent []string
+	// Previous is the user message before the latest one.
+	Previous string
+
+	last string // the latest user message, while reading
+}
+
+func (ut *UserText) addUser(t string) {
+	ut.New = append(ut.New, t)
+	ut.addRecent(t)
+	ut.Previous, ut.last = ut.last, t
+}
+
+// RecallQuery is the text to recall memories for: the latest user
+// message, preceded by the one before when the latest cannot stand on
+// its own ("what about her kids?", "why?"; see Elliptical): alone, it
+// would find nothing it is about.
+func (ut UserText) RecallQuery() string {
+	if ut.Previous == "" || !Elliptical(ut.Query) {
+		return ut.Query
+	}
+	return lastQuery([]string{ut.Previous + "\n" + ut.Query})
 }
 
 // Earlier returns the recent texts before the user's new messages: the
@@ -56,8 +77,7 @@ func ChatUserText(body []byte) UserText {
 		switch role := m.Get("role").String(); role {
 		case "user":
 			if t := Strip(contentText(m.Get("content"))); t != "" {
-				ut.New = append(ut.New, t)
-				ut.addRecent(t)
+				ut.addUser(t)
 			}
 		case "system", "developer":
 			// Instructions, not conversation: they neither start nor end a turn.
@@ -89,8 +109,7 @@ func ResponsesUserText(body []byte) UserText {
 			switch {
 			case role == "user":
 				if t := Strip(contentText(item.Get("content"))); t != "" {
-					ut.New = append(ut.New, t)
-					ut.addRecent(t)
+					ut.addUser(t)
 				}
 			case role == "system" || role == "developer":
 			default: // assistant messages, function calls and their outputs, reasoning

@@ -193,7 +193,7 @@ func (s *Server) remember(c *gin.Context, st *reqState, a api, body []byte, id m
 	if !pol.Recall.Enabled {
 		return body, "none", 0
 	}
-	query := text.Query
+	query := text.RecallQuery()
 	if pol.Recall.QuerySource == policies.QueryLastN {
 		query = text.RecentQuery(pol.Recall.QueryN)
 	}
