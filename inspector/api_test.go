@@ -128,6 +128,15 @@ func TestLayerPagesAtTenThousandMemories(t *testing.T) {
 		t.Errorf("last page: total %d, %d memories", last.Total, len(last.Memories))
 	}
 	a.call("GET", "/layer?layer=user&user_id=bulk&limit=5000", "", http.StatusBadRequest, nil)
+
+	// The user's page shows the first page of each layer, not everything.
+	var layers sectionsAnswer
+	start = time.Now()
+	a.call("GET", "/users/bulk", "", http.StatusOK, &layers)
+	t.Logf("the layers of a user with %d memories in %v", n, time.Since(start))
+	if len(layers.Sections) != 1 || layers.Sections[0].Total != n || len(layers.Sections[0].Memories) != defaultPage {
+		t.Errorf("bulk's layers: %+v", layers.Sections)
+	}
 }
 
 func TestDeletingAUserTakesTheTypedId(t *testing.T) {
