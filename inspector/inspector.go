@@ -107,8 +107,11 @@ func (in *Inspector) Register(r gin.IRouter) {
 	g.GET("/", in.index)
 	g.POST("/login", in.login)
 	g.POST("/logout", in.logout)
+	// Each asset by name: no directory listings.
 	static, _ := fs.Sub(assets, "assets/static")
-	g.StaticFS("/static", http.FS(static))
+	for _, name := range []string{"app.js", "style.css"} {
+		g.StaticFileFS("/static/"+name, name, http.FS(static))
+	}
 
 	api := g.Group("/api", in.requireSession)
 	api.GET("/entities", in.entities)

@@ -241,3 +241,23 @@ func TestSessionsAreBounded(t *testing.T) {
 		}
 	})
 }
+
+func TestPagesAndAssetsAreServedWithTheirPolicy(t *testing.T) {
+	h := engine(New(Options{APIKeys: []string{testKey}}))
+	for _, path := range []string{"/memproxy/ui/", "/memproxy/ui/static/app.js", "/memproxy/ui/static/style.css"} {
+		w := serve(h, "GET", path, "", nil)
+		if w.Code != http.StatusOK || w.Body.Len() == 0 {
+			t.Errorf("%s: %d", path, w.Code)
+		}
+		if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s: Content-Security-Policy %q", path, csp)
+		}
+	}
+	// No session: the login form, never the inspector.
+	if body := serve(h, "GET", "/memproxy/ui/", "", nil).Body.String(); !strings.Contains(body, `name="key"`) || strings.Contains(body, "csrf-token") {
+		t.Error("without a session / should be the login form")
+	}
+	if w := serve(h, "GET", "/memproxy/ui/static/", "", nil); w.Code == http.StatusOK {
+		t.Errorf("the assets' directory is listed: %d %s", w.Code, w.Body)
+	}
+}
