@@ -260,6 +260,46 @@ func TestInspectorInABrowser(t *testing.T) {
 		t.Errorf("the model received a different block:\n%s\n--- previewed:\n%s", req.Messages[0].Content, block)
 	}
 
+	// Edit a memory.
+	goal := `//section[@data-layer="user"]//li[span[@class="memory-text" and text()="` + goalText + `"]]`
+	const newGoal = "Sarah is training for a full marathon in October"
+	step("edit a memory",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#user=sarah"`),
+		chromedp.WaitVisible(goal),
+		chromedp.Click(goal+`//button[contains(@class,"edit")]`),
+		chromedp.WaitVisible(id("edit-text")),
+		chromedp.SetValue(id("edit-text"), newGoal),
+		chromedp.Click(id("edit-save")),
+		chromedp.WaitVisible(`//section[@data-layer="user"]//span[@class="memory-text" and text()="`+newGoal+`"]`),
+	)
+
+	// Delete all of mike's memories: only once his id is typed.
+	step("delete a user",
+		chromedp.Evaluate[chromedp.Void](`location.hash = "#user=mike"`),
+		chromedp.WaitVisible(css(`#layers section[data-layer="user"] li.memory`)),
+		chromedp.Click(id("user-delete")),
+		chromedp.WaitVisible(id("confirm-typed")),
+	)
+	if disabled := eval(`String(document.getElementById("confirm-yes").disabled)`); disabled != "true" {
+		t.Errorf("the delete is enabled before the user id is typed")
+	}
+	step("type the user id",
+		chromedp.SendKeys(id("confirm-typed"), "mike"),
+		chromedp.WaitEnabled(id("confirm-yes")),
+		chromedp.Click(id("confirm-yes")),
+		chromedp.WaitVisible(id("entity-q")),
+		// Clear the search for sarah: every entity is listed again.
+		chromedp.Evaluate[chromedp.Void](`{ const q = document.getElementById("entity-q"); q.value = ""; q.dispatchEvent(new Event("input")); }`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("entity-counts").textContent.startsWith("1 users · 1 agents")`),
+		chromedp.WaitVisible(css(`#entities tr[data-name="sarah"]`)),
+	)
+	if n := eval(`String(document.querySelectorAll('#entities tr[data-name="mike"]').length)`); n != "0" {
+		t.Errorf("mike is still listed after his memories were deleted")
+	}
+	if code, body := s.do("POST", "/v2/memories/", `{"filters":{"user_id":"mike"}}`, map[string]string{"Authorization": "Token " + apiKey}); code != 200 || strings.Contains(body, "Mike lifts") {
+		t.Errorf("mike's memories after the delete: %d %s", code, body)
+	}
+
 	// The outbox, then log out.
 	step("outbox",
 		chromedp.Evaluate[chromedp.Void](`location.hash = "#outbox"`),

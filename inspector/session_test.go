@@ -158,6 +158,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		{"cross-site fetch", map[string]string{"Cookie": cookie, csrfHeader: csrf, "Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
 		{"same-site but another origin", map[string]string{"Cookie": cookie, csrfHeader: csrf, "Sec-Fetch-Site": "same-site"}, http.StatusForbidden},
 		{"another origin", map[string]string{"Cookie": cookie, csrfHeader: csrf, "Origin": "http://evil.example"}, http.StatusForbidden},
+		{"an opaque origin", map[string]string{"Cookie": cookie, csrfHeader: csrf, "Origin": "null"}, http.StatusForbidden},
 		// Admitted: with no store configured, the handler answers 503.
 		{"same origin with the token", map[string]string{"Cookie": cookie, csrfHeader: csrf, "Sec-Fetch-Site": "same-origin", "Origin": "http://example.com"}, http.StatusServiceUnavailable},
 	}
