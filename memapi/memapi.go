@@ -1,6 +1,7 @@
 // Package memapi serves the sidecar's memory API: the Mem0-compatible REST
 // routes and memproxy's own operator routes (/memproxy/outbox,
-// /memproxy/explain, /memproxy/openapi.json), behind the memory API key.
+// /memproxy/explain, /memproxy/openapi.json, and the memory inspector
+// under /memproxy/ui), behind the memory API key.
 //
 // The API speaks the Mem0 platform's REST API as the mem0ai SDKs call it
 // (MemoryClient(host=...)), so that code written against Mem0 runs against
@@ -18,6 +19,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/memproxy/memproxy/inspector"
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
@@ -69,6 +71,8 @@ type API struct {
 	log  *slog.Logger
 	// events are the recent adds, for GET /v1/event/{id}/.
 	events eventLog
+	// ui is the memory inspector, served under /memproxy/ui.
+	ui *inspector.Inspector
 }
 
 var _ proxy.API = (*API)(nil)
@@ -84,7 +88,12 @@ func New(opts Options) *API {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 32 << 20
 	}
-	return &API{opts: opts, log: opts.Logger}
+	a := &API{opts: opts, log: opts.Logger}
+	a.ui = inspector.New(inspector.Options{
+		Memories: opts.Memories, Queue: opts.Queue, APIKeys: opts.APIKeys,
+		Policies: opts.Policies, Recaller: opts.Recaller, Logger: opts.Logger,
+	})
+	return a
 }
 
 // route is one endpoint of the API.
@@ -142,6 +151,8 @@ func (a *API) Register(r gin.IRouter) {
 	for _, rt := range operatorRoutes {
 		keyed.Handle(rt.method, rt.path, a.handle(rt.handle))
 	}
+	// The inspector has its own login, with the same keys.
+	a.ui.Register(r)
 }
 
 // Unserved answers a request to a path of the memory API that no route

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/gin-gonic/gin"
 )
 
 // TestOpenAPIDescribesEveryRoute: the document is served without a key,
@@ -43,5 +45,33 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		if err := json.Unmarshal(raw, &op); err != nil || op["responses"] == nil || op["summary"] == nil {
 			t.Errorf("%s %s has no summary or responses", r.method, p)
 		}
+	}
+}
+
+// TestOpenAPIDescribesTheInspector: every route the memory inspector
+// serves but its pages and assets is in the document with its method.
+func TestOpenAPIDescribesTheInspector(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+		t.Fatal(err)
+	}
+	e := gin.New()
+	New(Options{}).Register(e)
+	param := regexp.MustCompile(`:(\w+)`)
+	n := 0
+	for _, r := range e.Routes() {
+		if !strings.HasPrefix(r.Path, "/memproxy/ui/") || strings.HasPrefix(r.Path, "/memproxy/ui/static") || r.Path == "/memproxy/ui/" {
+			continue
+		}
+		n++
+		p := param.ReplaceAllString(r.Path, "{$1}")
+		if _, ok := doc.Paths[p][strings.ToLower(r.Method)]; !ok {
+			t.Errorf("the OpenAPI document lacks the inspector's %s %s", r.Method, p)
+		}
+	}
+	if n < 10 {
+		t.Errorf("only %d inspector routes found: is the inspector mounted?", n)
 	}
 }

@@ -6,7 +6,9 @@
 # .venv-test) and Node (into testdata/sdk/node/node_modules), the mem0ai
 # Python SDK of the 1.0.x line the seed cookbook was written for (into
 # .venv-mem0-1), the Milvus servers (Milvus Lite and the standalone Milvus
-# binary, into .venv-milvus), and staticcheck. Starts both Milvus servers
+# binary, into .venv-milvus), Debian's headless Chromium for the memory
+# inspector's browser test (with apt-get, as root or with sudo, when it is
+# missing), and staticcheck. Starts both Milvus servers
 # on free loopback ports and stops them on exit. Then checks formatting,
 # vets, lints, and runs all Go tests under the race detector, including the
 # ones that drive those SDKs against the sidecar and the Milvus store
@@ -28,6 +30,15 @@ python3 -m venv .venv-milvus
 
 step "installing the Node SDK (testdata/sdk/node)"
 (cd testdata/sdk/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+
+step "installing Chromium for the inspector's browser test (Debian's package)"
+if ! command -v chromium >/dev/null; then
+	sudo=""
+	if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+	$sudo apt-get update -qq
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+export MEMPROXY_TEST_CHROMIUM="$(command -v chromium)"
 
 step "checking formatting, vet and staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './testdata/*'))
