@@ -45,12 +45,16 @@ var (
 	cl100k = sync.OnceValue(codec.NewCl100kBase)
 )
 
-// LoadEncodings builds both encodings' vocabularies now, so that the first
-// request does not wait for them. It is safe to call more than once and
-// from several goroutines.
-func LoadEncodings() {
+// LoadEncoding builds encoding's vocabulary now (O200kBase or Cl100kBase;
+// any other name loads O200kBase), so that the first request counted in
+// it does not wait for it. It is safe to call more than once and from
+// several goroutines.
+func LoadEncoding(encoding string) {
+	if encoding == Cl100kBase {
+		cl100k()
+		return
+	}
 	o200k()
-	cl100k()
 }
 
 // CountTokens returns the tokens text costs model, counted with the
