@@ -166,5 +166,6 @@ func labelled(text string, start int) bool {
 }
 
 // datePattern is a date written with numbers: 03.02.2024, 2024-04-12,
-// 12/31/2024.
-var datePattern = regexp.MustCompile(`^(?:\d{1,2}[./\-]\d{1,2}[./\-](?:\d{2}|\d{4})|\d{4}[./\-]\d{1,2}[./\-]\d{1,2})$`)
+// 12/31/2024, 03 15 2025.
+var datePattern = regexp.MustCompile(`^(?:\d{1,2}[./\-]\d{1,2}[./\-](?:\d{2}|\d{4})|\d{4}[./\-]\d{1,2}[./\-]\d{1,2}|` +
+	`\d{1,2} \d{1,2} (?:19|20)\d{2}|(?:19|20)\d{2} \d{1,2} \d{1,2})$`)

@@ -101,6 +101,8 @@ var LookAlikes = []string{
 	"event on 2025 03 15 in the calendar export",
 	"the class meets 18:00–19:30 on Tuesdays",
 	"Last period: 2024-03-28, cycle 29 days",
+	"the form wants the date as 03 15 2025",
+	"started the plan 2024 09 02, first race 2024 11 17",
 
 	// Lists of numbers.
 	"my lottery numbers are 100 200 300 400",
