@@ -221,7 +221,7 @@ func (r *Redactor) redact(text string) string {
 			continue
 		}
 		var b strings.Builder
-		last := 0
+		last, replaced := 0, false
 		for _, loc := range locs {
 			start, end := loc[2*rule.group], loc[2*rule.group+1]
 			if start < 0 || rule.valid != nil && !rule.valid(text, start, end) {
@@ -229,9 +229,9 @@ func (r *Redactor) redact(text string) string {
 			}
 			b.WriteString(text[last:start])
 			b.WriteString(rule.placeholder)
-			last = end
+			last, replaced = end, true
 		}
-		if last == 0 {
+		if !replaced {
 			continue
 		}
 		b.WriteString(text[last:])
