@@ -8,7 +8,6 @@ package injector
 import (
 	"encoding/json"
 	"strings"
-	"unicode/utf8"
 )
 
 // The delimiters of the block. Memory texts are JSON-quoted inside it, with
@@ -70,9 +69,11 @@ func (w Wording) Resolve() Wording {
 	return w
 }
 
-// Options shape a block. Budgets are in estimated tokens; 0 means no limit.
+// Options shape a block. Budgets are in tokens of the model's encoding
+// (see EncodingFor); 0 means no limit.
 type Options struct {
-	Budget int // the whole block
+	Budget int    // the whole block
+	Model  string // the request's model, which chooses the encoding
 	// Per-layer budgets: each layer's lines and title within the block.
 	PersonaBudget, UserBudget, RelationshipBudget, RunBudget int
 	Wording                                                  Wording // empty fields: DefaultWording
@@ -80,17 +81,22 @@ type Options struct {
 	// same memories into request after request may remember the answers
 	// (Suspicious reads a text several ways, tens of microseconds each).
 	Flag func(text string) bool
+	// Count, if set, stands in for CountTokens(Model, text), for a caller
+	// that remembers the counts of the texts it injects again and again.
+	Count func(text string) int
 }
 
 // A Result says what went into a block.
 type Result struct {
 	Injected int // memories in the block
 	Dropped  int // memories left out to stay within the budget
-	Tokens   int // estimated tokens of the block
+	// Tokens of the block, counted piece by piece (each line, title and
+	// the frame, and one for each line break): never fewer than the block
+	// costs as a whole, and at most a token or so per line more.
+	Tokens int
 }
 
-// Block renders m as one delimited block of at most opts.Budget estimated
-// tokens, each layer within its own budget. When memories must be left
+// Block renders m as one delimited block of at most opts.Budget tokens, each layer within its own budget. When memories must be left
 // out, the persona goes first, then the relationship, then the session,
 // then facts about the user, each best first. It returns "" when nothing
 // fits or m is empty.
@@ -99,6 +105,11 @@ func Block(m Memories, opts Options) (string, Result) {
 	flag := opts.Flag
 	if flag == nil {
 		flag = Suspicious
+	}
+	count := opts.Count
+	if count == nil {
+		enc := EncodingFor(opts.Model)
+		count = func(text string) int { return Count(enc, text) }
 	}
 	type section struct {
 		title  string
@@ -112,7 +123,7 @@ func Block(m Memories, opts Options) (string, Result) {
 	rel := &section{title: w.Relationship, items: m.Relationship, budget: opts.RelationshipBudget}
 	run := &section{title: w.Run, items: m.Run, budget: opts.RunBudget}
 
-	frame := EstimateTokens(openTag+"\n"+w.Preamble+"\n"+closeTag) + 2
+	frame := count(openTag+"\n"+w.Preamble+"\n"+closeTag) + 2
 	used := frame
 	var res Result
 	for _, s := range []*section{persona, rel, run, user} { // priority order
@@ -121,9 +132,9 @@ func Block(m Memories, opts Options) (string, Result) {
 			if flag(text) {
 				line = "- " + flagged + quote(text)
 			}
-			cost := EstimateTokens(line) + 1
+			cost := count(line) + 1
 			if len(s.kept) == 0 {
-				cost += EstimateTokens(s.title) + 1
+				cost += count(s.title) + 1
 			}
 			if opts.Budget > 0 && used+cost > opts.Budget || s.budget > 0 && s.used+cost > s.budget {
 				res.Dropped++
@@ -155,9 +166,8 @@ func Block(m Memories, opts Options) (string, Result) {
 		return "", res
 	}
 	b.WriteString(closeTag)
-	block := b.String()
-	res.Tokens = EstimateTokens(block)
-	return block, res
+	res.Tokens = used
+	return b.String(), res
 }
 
 // quote renders a memory as a JSON string: one line, quotes and
@@ -172,13 +182,6 @@ func quote(s string) string {
 }
 
 var angles = strings.NewReplacer("<", `\u003c`, ">", `\u003e`)
-
-// EstimateTokens estimates the tokens a text costs a typical BPE
-// tokenizer: about four characters each for English prose. It is an
-// estimate for budgeting, not a count for billing.
-func EstimateTokens(s string) int {
-	return (utf8.RuneCountInString(s) + 3) / 4
-}
 
 // Strip removes every memory block from text, with the blank line that
 // separated it from what followed. Recalled memories must never be learned

@@ -45,9 +45,18 @@ type Redactor struct {
 type redactRule struct {
 	placeholder string
 	re          *regexp.Regexp
-	// valid, when set, confirms a match (a checksum), so that ordinary
-	// numbers are left alone.
-	valid func(match string) bool
+	// group, when set, is the submatch replaced: the rest of the match
+	// is context ("passport number ") that stays.
+	group int
+	// valid, when set, confirms a match text[start:end] (a checksum, a
+	// numbering plan, the words around it), so that ordinary numbers are
+	// left alone.
+	valid func(text string, start, end int) bool
+}
+
+// checked adapts a check of the matched text alone.
+func checked(f func(match string) bool) func(string, int, int) bool {
+	return func(text string, start, end int) bool { return f(text[start:end]) }
 }
 
 // A Pattern is a compiled regular expression from a policy.
@@ -76,7 +85,7 @@ const (
 )
 
 // intlRest is an international number after its + or 00.
-const intlRest = `\d{1,3}[\s.\-]?(?:\(\d{1,4}\)[\s.\-]?)?\d{1,4}(?:[\s.\-]?\d{2,4}){1,5}`
+const intlRest = `\d{1,3}[\s.\-]?(?:\(\d{1,4}\)[\s.\-]?)?\d{1,4}(?:[\s.\-]?\d{2,5}){1,5}`
 
 var builtin = map[string][]redactRule{
 	RedactEmail: {
@@ -87,37 +96,45 @@ var builtin = map[string][]redactRule{
 			`[a-z0-9\-]+(?:` + dotWord + `[a-z0-9\-]+)*` + dotWord + `[a-z]{2,}\b`)},
 	},
 	RedactIBAN: {
-		{re: regexp.MustCompile(`(?i)\b[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]{4}){2,7}(?:[ \-]?[A-Z0-9]{1,4})?\b`), valid: ibanValid},
+		{re: regexp.MustCompile(`(?i)\b[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]{4}){2,7}(?:[ \-]?[A-Z0-9]{1,4})?\b`), valid: checked(ibanValid)},
 	},
 	RedactCard: {
-		{re: regexp.MustCompile(`\b\d(?:[ \-._]?\d){12,18}\b`), valid: luhnValid},
+		// As card numbers are written: in one run, in groups of four, or
+		// 4-6-5 (American Express); the issuer's digit first (2-6) and a
+		// valid Luhn checksum.
+		{re: regexp.MustCompile(`\b[2-6](?:\d{12,18}|\d{3}(?:[ \-._]\d{4}){2}[ \-._]\d{1,7}|\d{3}[ \-._]\d{6}[ \-._]\d{4,5})\b`), valid: checked(luhnValid)},
 	},
 	RedactGovID: {
-		// US SSN: 123-45-6789, 123 45 6789.
-		{re: regexp.MustCompile(`\b\d{3}[- ]\d{2}[- ]\d{4}\b`)},
-		// UK National Insurance number: QQ 12 34 56 C.
-		{re: regexp.MustCompile(`(?i)\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b`)},
-		// Canadian SIN: 046-454-286 (Luhn).
-		{re: regexp.MustCompile(`\b\d{3}[- ]\d{3}[- ]\d{3}\b`), valid: luhnValid},
-		// A number named as an id: "passport number X1234567", "SSN 123456789", "DL: D1234567".
-		{re: regexp.MustCompile(`(?i)\b(?:passport|driver'?s? licen[cs]e|licen[cs]e|dl|national id|national insurance|tax id|ssn|social security|sin|id card)(?:\s+(?:number|no\.?|#))?\s*(?:is|:|#)?\s*[A-Z0-9][A-Z0-9\-]{4,}\d[A-Z0-9]*`)},
+		// US SSN: 123-45-6789, 123 45 6789, with the structure the SSA
+		// issues (no area 000, 666 or 9xx, no group 00, no serial 0000).
+		{re: regexp.MustCompile(`\b\d{3}[- ]\d{2}[- ]\d{4}\b`), valid: ssnValid},
+		// UK National Insurance number: QQ 12 34 56 C, in capitals as it
+		// is printed (in lower case it reads as a hex id).
+		{re: regexp.MustCompile(`\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b`)},
+		// Canadian SIN: "SIN 046-454-286" (named, and Luhn-checked).
+		{re: regexp.MustCompile(`(?i)\b(?:sin|social insurance(?: number)?)(?:\s+(?:number|no\.?|#))?(?:\s*[:#]\s*|\s+(?:is\s+)?)(\d{3}[- ]?\d{3}[- ]?\d{3})\b`),
+			group: 1, valid: checked(luhnValid)},
+		// A number named as an id: "passport number X1234567", "SSN
+		// 123456789", "DL: D1234567". The name stands apart from the
+		// number: "dl3f9a2c" is a hash, not a licence.
+		{re: regexp.MustCompile(`(?i)\b(?:passport|driver'?s? licen[cs]e|licen[cs]e|dl|national id|national insurance|tax id|ssn|social security|sin|id card)(?:\s+(?:number|no\.?|#))?(?:\s*[:#]\s*|\s+(?:is\s+)?)([A-Z0-9][A-Z0-9\-]{4,}\d[A-Z0-9]*)`),
+			group: 1},
 	},
 	RedactPhone: {
 		// International (the first rule, applied before card numbers):
 		// +1 (555) 123-4567, +44 20 7946 0958, +4915112345678.
-		{re: regexp.MustCompile(`\+` + intlRest), valid: digitsBetween(8, 15)},
+		{re: regexp.MustCompile(`\+` + intlRest), valid: phoneIntlValid},
 		// The same dialled with 00 instead of +: 0044 20 7946 0958. Applied
 		// after card and IBAN numbers, which may hold a run of zeros.
-		{re: regexp.MustCompile(`\b00` + intlRest), valid: digitsBetween(10, 17)},
+		{re: regexp.MustCompile(`\b00` + intlRest), valid: phone00Valid},
 		// North American with the trunk prefix: 1-800-555-0199.
-		{re: regexp.MustCompile(`\b1[\s.\-]\(?\d{3}\)?[\s.\-]\d{3}[\s.\-]\d{4}\b`)},
+		{re: regexp.MustCompile(`\b1[\s.\-]\(?\d{3}\)?[\s.\-]\d{3}[\s.\-]\d{4}\b`), valid: phoneTrunkedNANPValid},
 		// National with separators: (555) 123-4567, 555-123-4567, 555.123.4567, 06 12 34 56 78, 020 7946 0958.
-		{re: regexp.MustCompile(`(?:\(\d{2,4}\)[\s.\-]?|\b\d{2,4}[\s.\-])\d{2,4}(?:[\s.\-]\d{2,4}){1,3}\b`), valid: digitsBetween(9, 12)},
+		{re: regexp.MustCompile(`(?:\(\d{2,4}\)[\s.\-]?|\b\d{2,5}[\s.\-])\d{2,8}(?:[\s.\-]\d{2,4}){0,3}\b`), valid: phoneNationalValid},
 		// Ten digits in a row: 5551234567.
-		{re: regexp.MustCompile(`\b\d{10}\b`)},
-		// Local seven-digit numbers: 555-0199, 867.5309 (an exchange code
-		// starts with 2-9, which leaves ranges such as 100-1000 alone).
-		{re: regexp.MustCompile(`\b[2-9]\d{2}[.\-]\d{4}\b`)},
+		{re: regexp.MustCompile(`\b\d{10}\b`), valid: phoneNationalValid},
+		// Local seven-digit numbers: 555-0199, 867.5309.
+		{re: regexp.MustCompile(`\b[2-9]\d{2}[.\-]\d{4}\b`), valid: phoneLocalValid},
 	},
 }
 
@@ -199,15 +216,26 @@ func (r *Redactor) Redact(text string) string {
 
 func (r *Redactor) redact(text string) string {
 	for _, rule := range r.rules {
-		if !rule.re.MatchString(text) {
+		locs := rule.re.FindAllStringSubmatchIndex(text, -1)
+		if locs == nil {
 			continue
 		}
-		text = rule.re.ReplaceAllStringFunc(text, func(m string) string {
-			if rule.valid != nil && !rule.valid(m) {
-				return m
+		var b strings.Builder
+		last, replaced := 0, false
+		for _, loc := range locs {
+			start, end := loc[2*rule.group], loc[2*rule.group+1]
+			if start < 0 || rule.valid != nil && !rule.valid(text, start, end) {
+				continue
 			}
-			return rule.placeholder
-		})
+			b.WriteString(text[last:start])
+			b.WriteString(rule.placeholder)
+			last, replaced = end, true
+		}
+		if !replaced {
+			continue
+		}
+		b.WriteString(text[last:])
+		text = b.String()
 	}
 	return text
 }
@@ -259,11 +287,15 @@ func digits(s string) string {
 	}, s)
 }
 
-func digitsBetween(lo, hi int) func(string) bool {
-	return func(m string) bool {
-		n := len(digits(m))
-		return n >= lo && n <= hi
+// ssnValid checks the structure of a US Social Security number: the SSA
+// issues no area 000, 666 or 900-999, no group 00 and no serial 0000.
+func ssnValid(text string, start, end int) bool {
+	d := digits(text[start:end])
+	if len(d) != 9 || partOfLargerNumber(text, start, end) {
+		return false
 	}
+	area, group, serial := d[:3], d[3:5], d[5:]
+	return area != "000" && area != "666" && area[0] != '9' && group != "00" && serial != "0000"
 }
 
 // luhnValid checks the Luhn checksum of card and SIN numbers.

@@ -16,6 +16,7 @@ import (
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
+	"github.com/tidwall/gjson"
 )
 
 // Response headers that say what memory did for a request.
@@ -219,6 +220,9 @@ func (s *Server) remember(c *gin.Context, st *reqState, a api, body []byte, id m
 	defer func() { st.timing += fmt.Sprintf(", inject;dur=%.3f", ms(time.Since(injectStart))) }()
 	opts := blockOptions(pol.Recall)
 	opts.Flag = s.flag
+	opts.Model = gjson.GetBytes(body, "model").String()
+	enc := injector.EncodingFor(opts.Model)
+	opts.Count = func(text string) int { return s.countTokens(enc, text) }
 	block, res := injector.Block(memoriesOf(rec), opts)
 	if block == "" {
 		s.opts.Metrics.recalled("none", time.Since(start), 0, 0)

@@ -20,6 +20,9 @@ type ExplainRequest struct {
 	// might send, to see what would be learned from it.
 	Query   string `json:"query"`
 	Message string `json:"message"`
+	// Model is the model the request would name: it chooses the encoding
+	// the block's tokens are counted in (see injector.EncodingFor).
+	Model string `json:"model,omitempty"`
 }
 
 // An Explanation is what operators see of a policy at work.
@@ -155,7 +158,9 @@ func Explain(ctx context.Context, src policies.Source, recaller Recaller, req Ex
 		"persona": hits(rec.Persona), "user": hits(rec.User), "relationship": hits(rec.Relationship), "run": hits(rec.Run),
 	}
 	var res injector.Result
-	e.Block, res = injector.Block(memoriesOf(rec), blockOptions(pol.Recall))
+	opts := blockOptions(pol.Recall)
+	opts.Model = req.Model
+	e.Block, res = injector.Block(memoriesOf(rec), opts)
 	e.BlockTokens = res.Tokens
 	return e
 }

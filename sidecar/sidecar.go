@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/memproxy/memproxy/config"
+	"github.com/memproxy/memproxy/injector"
 	"github.com/memproxy/memproxy/internal/requestid"
 	"github.com/memproxy/memproxy/internal/version"
 	"github.com/memproxy/memproxy/memapi"
@@ -127,6 +128,9 @@ func run(ctx context.Context, getenv func(string) string, unknown []config.Unkno
 		return fmt.Errorf("upstream.url: %w", err) // Validate has checked it
 	}
 	recaller := &memory.Retriever{Store: store, Embedder: embedder}
+	// The default encoding's vocabulary takes a few hundred milliseconds to
+	// build: built now, not on the first request's time.
+	go injector.LoadEncoding(injector.O200kBase)
 	api := memapi.New(memapi.Options{
 		Memories: managing, Queue: outbox, APIKeys: cfg.APIKeys, Policies: pols, Recaller: recaller,
 		MaxBodyBytes: cfg.Limits.MaxBodyBytes, Logger: log,
