@@ -191,6 +191,9 @@ func isLowSignal(s string) bool {
 	if strings.HasSuffix(strings.TrimSpace(s), "?") {
 		return true
 	}
+	if cw := chatWords(s); question(cw) || request(cw) || smallTalk(cw) || slices.Contains(cw, "please") && !quoted.MatchString(s) {
+		return true
+	}
 	norm := strings.ToLower(strings.TrimFunc(s, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) }))
 	words := strings.Fields(norm)
 	if len(words) == 0 || lowSignal[strings.Join(words, " ")] {
