@@ -139,6 +139,7 @@ func Explain(ctx context.Context, src policies.Source, recaller Recaller, req Ex
 		Identity: id, Query: req.Query,
 		Persona: limits(pol.Recall.Persona, recent), User: limits(pol.Recall.User, recent),
 		Relationship: limits(pol.Recall.Relationship, recent), Run: limits(pol.Recall.Run, recent),
+		ShareRelationships: pol.Recall.ShareRelationships,
 	})
 	if err != nil {
 		e.RecallError = err.Error()
