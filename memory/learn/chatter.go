@@ -1,6 +1,7 @@
 package learn
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -44,10 +45,11 @@ var (
 	// asks for an amount: "How do I ...", "What time is it", "Where can
 	// I ...". "When I run, my knee hurts" stays a statement.
 	questionWords = set("what what's whats how how's hows where where's when when's why which who who's whom whose")
-	// auxiliaries open a yes/no question when a subject follows: "Can you
-	// ...", "Should I ...", "Is there ...". "Did 5 sets today" does not.
+	// auxiliaries open a yes/no question when a pronoun follows: "Can you
+	// ...", "Should I ...", "Is there ...". "Did 5 sets today" and "Has a
+	// dog named Rex" do not.
 	auxiliaries = set("is are am was were do does did can could should would will shall may might must has have had isn't aren't don't doesn't didn't can't couldn't shouldn't won't wouldn't")
-	subjects    = set("i you we they he she it there my your our their his her its this that these those the a an any anyone someone anybody somebody")
+	subjects    = set("i you we they he she it there anyone someone anybody somebody")
 	askFor      = set("about much many long often far kind sort type time if else")
 )
 
@@ -155,4 +157,44 @@ func set(words string) map[string]bool {
 		m[w] = true
 	}
 	return m
+}
+
+// mayTell reports whether a user message may hold a fact about its writer,
+// for a model to find: it has a statement (RawFact), or it speaks of its
+// writer ("What should I eat, given my peanut allergy?"). Greetings,
+// thanks and questions or requests about nothing of the user's never reach
+// the model, which could otherwise learn "User asked about VO2 max".
+func mayTell(msg string) bool {
+	return RawFact(msg, 1) != "" || ownSubject(chatWords(quoted.ReplaceAllString(msg, "")))
+}
+
+// askedFact matches a fact a model wrote about the conversation rather
+// than the user: "User asked about intervals", "Wants to know how to fix a
+// flat", "The user greeted the assistant".
+var askedFact = regexp.MustCompile(`(?i)^(?:the\s+)?(?:user\s+|they\s+|he\s+|she\s+)?(?:asked|asks|is asking|was asking|wants to know|wanted to know|would like to know|wonders|wondered|requested|requests|is requesting|greeted|greets|thanked|thanks|said (?:hi|hello|thanks|thank you|goodbye))\b`)
+
+// notAsked drops the facts that only say what the user asked for, and
+// facts that are themselves questions or requests.
+func notAsked(facts []Fact) []Fact {
+	out := facts[:0]
+	for _, f := range facts {
+		text := strings.TrimSpace(f.Text)
+		if askedFact.MatchString(text) || strings.HasSuffix(text, "?") {
+			continue
+		}
+		// "User wants a 10K training plan" is "I want a 10K training plan".
+		ws := chatWords(text)
+		if len(ws) > 0 && ws[0] == "user" {
+			ws = ws[1:]
+		}
+		if len(ws) > 0 && (ws[0] == "wants" || ws[0] == "needs" || ws[0] == "would") {
+			ws[0] = strings.TrimSuffix(ws[0], "s")
+			ws = append([]string{"i"}, ws...)
+		}
+		if request(ws) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }
