@@ -47,6 +47,9 @@ type explainRecall struct {
 	Order       string                  `json:"order"`
 	Query       string                  `json:"query"`
 	Wording     explainWording          `json:"wording"`
+	// ShareRelationships: the user layer recalls relationships with
+	// other agents too.
+	ShareRelationships bool `json:"share_relationships"`
 }
 
 type explainWording struct {
@@ -74,6 +77,7 @@ type explainLearn struct {
 	DropCategories     []string `json:"drop_categories,omitempty"`
 	TTL                string   `json:"ttl,omitempty"`
 	PersonaFromReplies bool     `json:"persona_from_replies"`
+	Scope              string   `json:"scope"`
 	Instructions       string   `json:"instructions,omitempty"`
 }
 
@@ -105,7 +109,8 @@ func Explain(ctx context.Context, src policies.Source, recaller Recaller, req Ex
 		Request: req, Rule: pol.Name, Redact: pol.Redact.Types(),
 		Recall: explainRecall{
 			Enabled: pol.Recall.Enabled, TokenBudget: pol.Recall.TokenBudget, Order: pol.Recall.Order, Query: query,
-			Wording: explainWording(blockOptions(pol.Recall).Wording.Resolve()),
+			Wording:            explainWording(blockOptions(pol.Recall).Wording.Resolve()),
+			ShareRelationships: pol.Recall.ShareRelationships,
 			Layers: map[string]explainLayer{
 				"persona": layer(pol.Recall.Persona), "user": layer(pol.Recall.User),
 				"relationship": layer(pol.Recall.Relationship), "run": layer(pol.Recall.Run),
@@ -114,7 +119,7 @@ func Explain(ctx context.Context, src policies.Source, recaller Recaller, req Ex
 		Learn: explainLearn{
 			Enabled: pol.Learn.Enabled, Mode: pol.Learn.Mode, Roles: pol.Learn.Roles, MinChars: pol.Learn.MinChars,
 			KeepCategories: pol.Learn.KeepCategories, DropCategories: pol.Learn.DropCategories,
-			PersonaFromReplies: pol.Learn.PersonaFromReplies, Instructions: pol.Learn.Instructions,
+			PersonaFromReplies: pol.Learn.PersonaFromReplies, Scope: pol.Learn.Scope, Instructions: pol.Learn.Instructions,
 		},
 	}
 	for _, p := range pol.Learn.Skip {
