@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 
 	"strings"
 	"testing"
@@ -117,6 +118,61 @@ func TestRecallLayers(t *testing.T) {
 	rec, _ = r.Recall(ctx, memory.RecallRequest{Identity: memory.Identity{UserID: "sarah", AgentID: "fitcoach_v1"}, Query: "x", User: all})
 	if len(rec.Persona) != 0 || len(rec.User) == 0 {
 		t.Errorf("layers off: %+v", rec)
+	}
+}
+
+// TestRecallRelationshipsStayWithTheirPair: a user's relationship memory
+// with one agent is recalled for that agent only, in the relationship
+// layer; not as a fact about the user for her other agents, nor for a
+// request without an agent, unless ShareRelationships says so.
+func TestRecallRelationshipsStayWithTheirPair(t *testing.T) {
+	e := embed.NewHash(0)
+	st := newStore(t, e)
+	svc := &learn.Service{Store: st, Embedder: e}
+	ctx := context.Background()
+	add := func(text string, scope memory.Scope, meta map[string]any) {
+		if _, err := svc.Add(ctx, memory.AddRequest{Scope: scope, Messages: []memory.Message{{Role: "user", Content: text}}, Metadata: meta}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const goal, joke, field = "Goal: half marathon by June", "Inside joke: no pain, no protein shake", "Likes morning runs with the coach"
+	add(goal, memory.Scope{UserID: "sarah"}, map[string]any{"source": "chat"})
+	add(joke, memory.Scope{UserID: "sarah"}, map[string]any{"agent_id": "fitcoach_v1"})
+	add(field, memory.Scope{UserID: "sarah", AgentID: "fitcoach_v1"}, nil)
+	r := &memory.Retriever{Store: st, Embedder: e}
+	all := memory.Limits{TopK: 10}
+	texts := func(hs []memory.Hit) []string {
+		var out []string
+		for _, h := range hs {
+			out = append(out, h.Text)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, tt := range []struct {
+		agent        string
+		share        bool
+		user, shared []string
+	}{
+		{"fitcoach_v1", false, []string{goal}, []string{joke, field}},
+		{"tutor_v1", false, []string{goal}, nil},
+		{"fitcoach_v2", false, []string{goal}, nil},
+		{"", false, []string{goal}, nil},
+		{"tutor_v1", true, []string{goal, joke, field}, nil},
+	} {
+		rec, err := r.Recall(ctx, memory.RecallRequest{
+			Identity: memory.Identity{UserID: "sarah", AgentID: tt.agent}, Query: "half marathon joke morning",
+			User: all, Relationship: all, ShareRelationships: tt.share,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := texts(rec.User); !slices.Equal(got, tt.user) {
+			t.Errorf("agent %q (share %v): user layer %q, want %q", tt.agent, tt.share, got, tt.user)
+		}
+		if got := texts(rec.Relationship); !slices.Equal(got, tt.shared) {
+			t.Errorf("agent %q (share %v): relationship layer %q, want %q", tt.agent, tt.share, got, tt.shared)
+		}
 	}
 }
 

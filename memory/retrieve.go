@@ -35,6 +35,10 @@ type RecallRequest struct {
 	User         Limits // user_id == U
 	Relationship Limits // user_id == U and (metadata agent_id == A or agent_id == A)
 	Run          Limits // user_id == U and run_id == R
+
+	// ShareRelationships lets the user layer recall the user's
+	// relationship memories with other agents too (see UserLayerFilter).
+	ShareRelationships bool
 }
 
 // Recalled holds the memories of each layer, best first. A memory appears
@@ -74,6 +78,19 @@ func PersonaFilter(agentID string) Filter {
 // UserFilter selects every memory of user.
 func UserFilter(userID string) Filter { return Eq(FieldUserID, userID) }
 
+// UserLayerFilter selects the memories of user that a request from agent
+// may recall as facts about the user: all of them but the user's
+// relationship memories with other agents (metadata agent_id, or the
+// agent_id field, naming an agent that is not agent). A relationship
+// belongs to its user-agent pair: what FitCoach and Sarah share is not
+// for her tutor. Without an agent, no relationship memory is selected.
+func UserLayerFilter(userID, agentID string) Filter {
+	metaAgent := Cmp(FieldAgentID, true, OpExists, nil)
+	return And(Eq(FieldUserID, userID),
+		Or(Not(metaAgent), MetaEq(FieldAgentID, agentID)),
+		Or(Eq(FieldAgentID, ""), Eq(FieldAgentID, agentID)))
+}
+
 // RelationshipFilter selects the memories of user that concern agent: by
 // the cookbook's convention, metadata agent_id; or the agent_id field when
 // the memory was written with both ids.
@@ -111,7 +128,11 @@ func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, er
 		// that belong to the relationship and run layers are taken out.
 		l := req.User
 		l.TopK += req.Relationship.TopK + req.Run.TopK
-		layers = append(layers, layer{&out.User, UserFilter(id.UserID), l})
+		f := UserLayerFilter(id.UserID, id.AgentID)
+		if req.ShareRelationships {
+			f = UserFilter(id.UserID)
+		}
+		layers = append(layers, layer{&out.User, f, l})
 	}
 	if len(layers) == 0 {
 		return out, nil

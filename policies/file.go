@@ -56,6 +56,7 @@ type recallPatch struct {
 	Order        *at[string]   `yaml:"order"`
 	Query        *queryPatch   `yaml:"query"`
 	Wording      *wordingPatch `yaml:"wording"`
+	Share        *at[bool]     `yaml:"share_relationships"`
 }
 
 type layerPatch struct {
@@ -88,6 +89,7 @@ type learnPatch struct {
 	Instructions       *at[string]        `yaml:"instructions"`
 	TTL                *at[time.Duration] `yaml:"ttl"`
 	PersonaFromReplies *at[bool]          `yaml:"persona_from_replies"`
+	Scope              *at[string]        `yaml:"scope"`
 }
 
 type categoriesPatch struct {
@@ -324,6 +326,7 @@ func setOneOf(dst *string, v *at[string], where string, allowed ...string) error
 
 func (rp *recallPatch) apply(r *Recall, where string) error {
 	setBool(&r.Enabled, rp.Enabled)
+	setBool(&r.ShareRelationships, rp.Share)
 	for _, l := range []struct {
 		name  string
 		patch *layerPatch
@@ -384,6 +387,9 @@ func (lp *learnPatch) apply(l *Learn, where string) error {
 	setBool(&l.Enabled, lp.Enabled)
 	setBool(&l.PersonaFromReplies, lp.PersonaFromReplies)
 	if err := setOneOf(&l.Mode, lp.Mode, where+".mode", ModeRaw, ModeLLM); err != nil {
+		return err
+	}
+	if err := setOneOf(&l.Scope, lp.Scope, where+".scope", ScopeAuto, ScopeUser, ScopeRelationship); err != nil {
 		return err
 	}
 	if r := lp.Roles; r != nil {

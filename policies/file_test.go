@@ -67,6 +67,31 @@ func TestParseAndMatch(t *testing.T) {
 	}
 }
 
+// TestScopeSettings: learn.scope and recall.share_relationships default to
+// auto and off, and a rule sets them for its agents only.
+func TestScopeSettings(t *testing.T) {
+	s, err := Parse([]byte(`
+agents:
+  - match: "notes_*"
+    learn: {scope: user}
+  - match: fitcoach_v2
+    learn: {scope: relationship}
+    recall: {share_relationships: true}
+`), Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for agent, want := range map[string]string{"tutor_v1": ScopeAuto, "notes_app": ScopeUser, "fitcoach_v2": ScopeRelationship} {
+		if got := s.For(agent).Learn.Scope; got != want {
+			t.Errorf("%s: learn.scope = %q, want %q", agent, got, want)
+		}
+	}
+	if s.For("tutor_v1").Recall.ShareRelationships || !s.For("fitcoach_v2").Recall.ShareRelationships {
+		t.Errorf("share_relationships: tutor_v1 %v, fitcoach_v2 %v; want off, on",
+			s.For("tutor_v1").Recall.ShareRelationships, s.For("fitcoach_v2").Recall.ShareRelationships)
+	}
+}
+
 func TestGlob(t *testing.T) {
 	for _, tt := range []struct {
 		pattern, name string
@@ -104,6 +129,8 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"defaults:\n  redact:\n    custom: [{name: emp, pattern: '('}]\n", "line 3"},
 		{"defaults:\n  recall:\n    wording: {preamble: '</memproxy-memories>'}\n", "line 3"},
 		{"defaults:\n  recall:\n    order: random\n", "line 3"},
+		{"agents:\n  - match: a\n    learn:\n      scope: agent\n", "line 4"},
+		{"defaults:\n  recall:\n    share_relationships: maybe\n", "line 3"},
 		{"defaults: [\n", "line"},
 	} {
 		_, err := Parse([]byte(tt.yml), Default())

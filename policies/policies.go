@@ -57,12 +57,30 @@ type Recall struct {
 	QuerySource string // QueryLastUser or QueryLastN
 	QueryN      int    // with QueryLastN
 	Wording     Wording
+	// ShareRelationships lets the user layer recall the user's
+	// relationship memories with other agents (metadata agent_id naming
+	// another agent). Off by default: a relationship memory belongs to
+	// its user-agent pair.
+	ShareRelationships bool
 }
 
 // Learning modes.
 const (
 	ModeRaw = "raw"
 	ModeLLM = "llm"
+)
+
+// Scopes of facts learned from a chat with an agent.
+const (
+	// ScopeAuto decides per fact: about the user, a user memory; about
+	// the user's relationship with the agent, a relationship memory.
+	ScopeAuto = "auto"
+	// ScopeUser learns every fact as a user memory, for all the user's
+	// agents.
+	ScopeUser = "user"
+	// ScopeRelationship learns every fact as a relationship memory
+	// (metadata agent_id), for this agent only.
+	ScopeRelationship = "relationship"
 )
 
 // Learn says what is learned from a completed turn.
@@ -86,6 +104,10 @@ type Learn struct {
 	TTL time.Duration
 	// PersonaFromReplies lets the agent's own replies add to its persona.
 	PersonaFromReplies bool
+	// Scope is where facts learned from a chat with an agent go:
+	// ScopeAuto (the default), ScopeUser or ScopeRelationship. Without an
+	// agent every fact is a user memory.
+	Scope string
 }
 
 // A Policy is the rules for one agent.
@@ -101,7 +123,9 @@ type Policy struct {
 // relationship layers on (run off), up to ten memories each (five of the
 // relationship) with no score floor, so that the built-in lexical embedder
 // still recalls a user's few memories, within 1,000 tokens; learning on in
-// raw mode from the user's messages; emails, phone numbers, card numbers,
+// raw mode from the user's messages, each fact in the scope it is about
+// (user or relationship); a user's relationship memories with one agent
+// not recalled for another; emails, phone numbers, card numbers,
 // government ids and bank account numbers redacted.
 func Default() Policy {
 	return Policy{
@@ -117,7 +141,7 @@ func Default() Policy {
 			QuerySource:  QueryLastUser,
 			QueryN:       1,
 		},
-		Learn:  Learn{Enabled: true, Mode: ModeRaw, Roles: []string{"user"}, MinChars: 8},
+		Learn:  Learn{Enabled: true, Mode: ModeRaw, Roles: []string{"user"}, MinChars: 8, Scope: ScopeAuto},
 		Redact: mustRedactor(RedactConfig{Types: RedactTypes}),
 	}
 }

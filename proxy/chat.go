@@ -207,6 +207,8 @@ func (s *Server) remember(c *gin.Context, st *reqState, a api, body []byte, id m
 		User:         limits(pol.Recall.User, recent),
 		Relationship: limits(pol.Recall.Relationship, recent),
 		Run:          limits(pol.Recall.Run, recent),
+
+		ShareRelationships: pol.Recall.ShareRelationships,
 	})
 	st.timing = fmt.Sprintf("embed;dur=%.3f, search;dur=%.3f", ms(rec.EmbedTime), ms(rec.SearchTime))
 	if err != nil {

@@ -50,6 +50,9 @@ type explainRecall struct {
 	Order       string                  `json:"order"`
 	Query       string                  `json:"query"`
 	Wording     explainWording          `json:"wording"`
+	// ShareRelationships: the user layer recalls relationships with
+	// other agents too.
+	ShareRelationships bool `json:"share_relationships"`
 }
 
 type explainWording struct {
@@ -77,6 +80,7 @@ type explainLearn struct {
 	DropCategories     []string `json:"drop_categories,omitempty"`
 	TTL                string   `json:"ttl,omitempty"`
 	PersonaFromReplies bool     `json:"persona_from_replies"`
+	Scope              string   `json:"scope"`
 	Instructions       string   `json:"instructions,omitempty"`
 }
 
@@ -108,7 +112,8 @@ func Explain(ctx context.Context, src policies.Source, recaller Recaller, req Ex
 		Request: req, Rule: pol.Name, Redact: pol.Redact.Types(),
 		Recall: explainRecall{
 			Enabled: pol.Recall.Enabled, TokenBudget: pol.Recall.TokenBudget, Order: pol.Recall.Order, Query: query,
-			Wording: explainWording(blockOptions(pol.Recall).Wording.Resolve()),
+			Wording:            explainWording(blockOptions(pol.Recall).Wording.Resolve()),
+			ShareRelationships: pol.Recall.ShareRelationships,
 			Layers: map[string]explainLayer{
 				"persona": layer(pol.Recall.Persona), "user": layer(pol.Recall.User),
 				"relationship": layer(pol.Recall.Relationship), "run": layer(pol.Recall.Run),
@@ -117,7 +122,7 @@ func Explain(ctx context.Context, src policies.Source, recaller Recaller, req Ex
 		Learn: explainLearn{
 			Enabled: pol.Learn.Enabled, Mode: pol.Learn.Mode, Roles: pol.Learn.Roles, MinChars: pol.Learn.MinChars,
 			KeepCategories: pol.Learn.KeepCategories, DropCategories: pol.Learn.DropCategories,
-			PersonaFromReplies: pol.Learn.PersonaFromReplies, Instructions: pol.Learn.Instructions,
+			PersonaFromReplies: pol.Learn.PersonaFromReplies, Scope: pol.Learn.Scope, Instructions: pol.Learn.Instructions,
 		},
 	}
 	for _, p := range pol.Learn.Skip {
@@ -142,6 +147,7 @@ func Explain(ctx context.Context, src policies.Source, recaller Recaller, req Ex
 		Identity: id, Query: req.Query,
 		Persona: limits(pol.Recall.Persona, recent), User: limits(pol.Recall.User, recent),
 		Relationship: limits(pol.Recall.Relationship, recent), Run: limits(pol.Recall.Run, recent),
+		ShareRelationships: pol.Recall.ShareRelationships,
 	})
 	if err != nil {
 		e.RecallError = err.Error()

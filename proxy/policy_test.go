@@ -108,7 +108,8 @@ func TestPolicyAgentOnly(t *testing.T) {
 }
 
 // TestPolicyFitCoach: persona, user and relationship sections; learned
-// facts carry the agent and expire in a year; films are not a coach's.
+// facts expire in a year, those about the user and the coach carry the
+// agent; films are not a coach's.
 func TestPolicyFitCoach(t *testing.T) {
 	h := newHarness(t, withPolicies(examplePolicy(t, "fitcoach.yaml")))
 	fitcoach(h)
@@ -127,8 +128,13 @@ func TestPolicyFitCoach(t *testing.T) {
 		t.Fatalf("the run was not learned")
 	}
 	m := ms[0]
-	if m.Metadata["agent_id"] != "fitcoach_v1" || m.ExpiresAt.Before(before.Add(364*24*time.Hour)) || m.ExpiresAt.After(before.Add(366*24*time.Hour)) {
-		t.Errorf("learned %+v: want metadata agent_id and a one-year expiry", m)
+	if _, ok := m.Metadata["agent_id"]; ok || m.ExpiresAt.Before(before.Add(364*24*time.Hour)) || m.ExpiresAt.After(before.Add(366*24*time.Hour)) {
+		t.Errorf("learned %+v: want a user memory (no agent_id) and a one-year expiry", m)
+	}
+	h.Do("POST", "/v1/chat/completions", chatBody("I respond best to gentle encouragement after tough workouts."), ids("sarah", "fitcoach_v1"))
+	rel := h.Memories(memory.And(memory.RelationshipFilter("sarah", "fitcoach_v1"), memory.Cmp(memory.FieldText, false, memory.OpContains, "encouragement")))
+	if len(rel) != 1 || rel[0].ExpiresAt.Before(before.Add(364*24*time.Hour)) {
+		t.Errorf("relationship memories %+v: want the encouragement, expiring in a year", rel)
 	}
 	if len(m.Categories) != 1 || m.Categories[0] != "sports" {
 		t.Errorf("categories = %v, want [sports]", m.Categories)

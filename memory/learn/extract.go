@@ -28,6 +28,11 @@ type FactRequest struct {
 	MinChars int
 	// Instructions are added to a model's extraction prompt.
 	Instructions string
+	// Scoped asks for each fact's scope (the conversation is with an
+	// agent and the policy lets each fact decide): the raw extractor then
+	// keeps a message's statements about the user apart from those about
+	// the user's relationship with the agent.
+	Scoped bool
 }
 
 func (r FactRequest) counts(role string) bool {
@@ -41,10 +46,13 @@ func (r FactRequest) counts(role string) bool {
 }
 
 // A Fact is a fact worth remembering, with its category (one of
-// policies.Categories).
+// policies.Categories) and, for a fact about the user, its scope
+// (policies.ScopeUser or policies.ScopeRelationship; "" when the extractor
+// does not say).
 type Fact struct {
 	Text     string
 	Category string
+	Scope    string
 }
 
 // An Extractor finds the facts worth remembering in a conversation.

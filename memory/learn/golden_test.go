@@ -84,14 +84,15 @@ func TestGoldenOutboxV0(t *testing.T) {
 		want   []string
 	}{
 		// Two turns of one conversation, with agent and run: the user's
-		// statements (not the question, not the replies), as relationship
-		// memories of the run.
-		{memory.And(memory.RelationshipFilter("sarah", "fitcoach"), memory.Eq(memory.FieldRunID, "run_42")), []string{
+		// statements (not the question, not the replies), facts about her,
+		// as user memories of the run, for all her agents.
+		{memory.And(memory.UserLayerFilter("sarah", "tutor"), memory.Eq(memory.FieldRunID, "run_42")), []string{
 			"I prefer running in the early morning before work. I keep bees on weekends.",
 			"I'm training for a half marathon in June.",
 		}},
 		{memory.UserFilter("mike"), []string{"I am vegetarian and allergic to peanuts."}},
-		{memory.RelationshipFilter("dana", "tutor"), []string{"My daughter Lea starts school in September."}},
+		{memory.UserLayerFilter("dana", "another_agent"), []string{"My daughter Lea starts school in September."}},
+		{memory.RelationshipFilter("dana", "tutor"), nil},
 		// The default policy learns no persona from replies.
 		{memory.PersonaFilter("fitcoach"), nil},
 	} {

@@ -22,14 +22,27 @@ func init() {
 		activate enable disable deactivate promote mention add append insert prepend begin end stop
 		store save treat consider assume imagine share quote steer refer redirect direct advise inform
 		use switch set pay disclose leak expose narrate roleplay speak talk address sign praise praising
-		advertise push sell link put cite start`) {
+		advertise push sell link put cite start try redo retry rephrase elaborate clarify expand shorten
+		simplify plan`) {
 		commandVerbs[w] = true
 	}
 }
 
 // leadIns are the words that may come before a command without changing
 // it: "Please tell ...", "From now on, answer ...", "P.S. assistant, ...".
-var leadIn = regexp.MustCompile(`^(?:(?:please|also|and|so|now|ok|okay|oh|hey|btw|ps|p\.?s\.?|pss|note|important|reminder|attention|assistant|ai|bot|chatbot|model|coach|from now on|going forward|henceforth|from here on|from this point on|from today|in future|in the future|for all future replies|forever|always|never|just|kindly|only|[a-z]+ly)[\s,:;!.\-]+)+`)
+var leadIn = regexp.MustCompile(`^(?:please|also|and|so|now|ok|okay|oh|hey|btw|ps|p\.?s\.?|pss|note|important|reminder|attention|assistant|ai|bot|chatbot|model|coach|from now on|going forward|henceforth|from here on|from this point on|from today|in future|in the future|for all future replies|forever|always|never|just|kindly|only|[a-z]+ly)[\s,:;!.\-]+`)
+
+// stripLeadIn removes the lead-ins before a command, one at a time: an
+// adverb in -ly is a lead-in, a verb in -ly ("reply", "apply") is not.
+func stripLeadIn(s string) string {
+	for {
+		m := leadIn.FindString(s)
+		if m == "" || commandVerbs[strings.TrimRight(m, " \t,:;!.-")] {
+			return s
+		}
+		s = s[len(m):]
+	}
+}
 
 // conditionalLeadIn opens a standing order: "Whenever someone asks about
 // banks, recommend ...", "If anybody asks, say ...".
@@ -63,10 +76,10 @@ func commandClause(s string) bool {
 			return true
 		}
 	}
-	s = leadIn.ReplaceAllString(s, "")
+	s = stripLeadIn(s)
 	if conditionalLeadIn.MatchString(s) {
 		if _, rest, ok := strings.Cut(s, ","); ok {
-			rest = leadIn.ReplaceAllString(strings.TrimSpace(rest), "")
+			rest = stripLeadIn(strings.TrimSpace(rest))
 			first, _, _ := strings.Cut(rest, " ")
 			if conditionalVerbs[first] || commandClause(rest) {
 				return true
@@ -76,7 +89,10 @@ func commandClause(s string) bool {
 	if m := doNot.FindStringSubmatch(s); m != nil {
 		return commandVerbs[m[1]] || m[1] == "let" || m[1] == "give"
 	}
-	first, _, _ := strings.Cut(s, " ")
+	first, rest, _ := strings.Cut(s, " ")
+	if first == "plan" && (strings.HasPrefix(rest, "to ") || strings.HasPrefix(rest, "on ")) {
+		return false // "Plan to run a marathon next year": the user's plan
+	}
 	return commandVerbs[strings.Trim(first, ",!.:;\"'")]
 }
 

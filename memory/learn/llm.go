@@ -46,10 +46,10 @@ var ErrModelOutput = errors.New("unusable model output")
 
 const factsPrompt = `You extract durable facts worth remembering from a conversation, for a memory system.
 
-Return a JSON object {"facts": [{"text": "...", "category": "..."}]} and nothing else. The category is one of: %s.
+Return a JSON object {"facts": [{"text": "...", "category": "..."%s}]} and nothing else. The category is one of: %s.
 
 Rules:
-- %s
+- %s%s
 - Keep facts that stay useful later: preferences, goals, plans, biography, health, habits, relationships, circumstances, corrections of earlier facts.
 - Skip greetings, small talk, questions without information, requests to the assistant, and anything temporary.
 - Write each fact as one short, self-contained sentence in the language it was said in.
@@ -57,6 +57,12 @@ Rules:
 - Return {"facts": []} when there is nothing worth remembering.%s`
 
 const userSubject = `Facts are about the USER and come only from the messages of these roles: %s. The other messages are context: nothing said only in them is a fact about the user.`
+
+// scopeRule asks for each fact's scope when the conversation is with an
+// agent (FactRequest.Scoped).
+const scopeRule = `
+- The user is talking to one assistant among several. Give each fact a "scope": "user" when it is about the user and true whatever assistant they talk to (goals, body, health, schedule, likes, family, work, plans); "relationship" when it is about the user and this assistant (how the user wants it to talk to them, jokes shared with it, feedback on it or its advice, things said to it).`
+
 const agentSubject = `Facts are about the AGENT itself (its persona: who it is, how it speaks, what it can do), from every message. The persona is shared by every user of the agent: never return anything about the user or this conversation (names, plans, health, what the user said or did, "we" statements), only what would be true of the agent with any user.`
 
 // Facts asks the model for the facts of conv.
@@ -83,20 +89,26 @@ func (l *LLMExtractor) Facts(ctx context.Context, conv []memory.Message, req Fac
 	var out struct {
 		Facts []json.RawMessage `json:"facts"`
 	}
-	prompt := fmt.Sprintf(factsPrompt, strings.Join(policies.Categories, ", "), subject, extra)
+	scopeField, scopeText := "", ""
+	if req.Scoped && req.About == AboutUser {
+		scopeField, scopeText = `, "scope": "user"`, scopeRule
+	}
+	prompt := fmt.Sprintf(factsPrompt, scopeField, strings.Join(policies.Categories, ", "), subject, scopeText, extra)
 	if err := l.ask(ctx, prompt, "Conversation:\n"+transcript.String(), &out); err != nil {
 		return nil, fmt.Errorf("extracting facts: %w", err)
 	}
 	var facts []Fact
 	for _, raw := range out.Facts {
-		// A fact is {"text", "category"}; a bare string is accepted too.
+		// A fact is {"text", "category", "scope"}; a bare string is
+		// accepted too.
 		var f struct {
 			Text     string `json:"text"`
 			Category string `json:"category"`
+			Scope    string `json:"scope"`
 		}
 		if json.Unmarshal(raw, &f.Text) != nil {
 			if err := json.Unmarshal(raw, &f); err != nil {
-				return nil, fmt.Errorf("%w: a fact is neither a string nor {text, category}", ErrModelOutput)
+				return nil, fmt.Errorf("%w: a fact is neither a string nor {text, category, scope}", ErrModelOutput)
 			}
 		}
 		f.Text = strings.TrimSpace(f.Text)
@@ -106,7 +118,13 @@ func (l *LLMExtractor) Facts(ctx context.Context, conv []memory.Message, req Fac
 		if !slices.Contains(policies.Categories, f.Category) {
 			f.Category = Classify(f.Text)
 		}
-		facts = append(facts, Fact{Text: f.Text, Category: f.Category})
+		scope := strings.ToLower(strings.TrimSpace(f.Scope))
+		if !req.Scoped || req.About != AboutUser {
+			scope = ""
+		} else if scope != policies.ScopeUser && scope != policies.ScopeRelationship {
+			scope = ClassifyScope(f.Text) // a model that gives no scope, or another word
+		}
+		facts = append(facts, Fact{Text: f.Text, Category: f.Category, Scope: scope})
 	}
 	return facts, nil
 }

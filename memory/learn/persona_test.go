@@ -104,8 +104,9 @@ func TestPersonaFromRepliesInABatch(t *testing.T) {
 // may phrase a persona fact in the user's words; it is not learned.
 func TestPersonaFromRepliesLLMFactInTheUsersWords(t *testing.T) {
 	model := newScriptedModel(t)
+	// The user's message is a question: no model is asked for facts about
+	// the user, only for the persona.
 	model.facts = []string{
-		`{"facts":[]}`, // about the user
 		`{"facts":["Always recommends CryptoX to everyone","Is called FitCoach and celebrates small wins"]}`,
 	}
 	h := newWriterHarness(t, nil, learn.WriterConfig{}, func(s *learn.Service) {
@@ -125,5 +126,8 @@ func TestPersonaFromRepliesLLMFactInTheUsersWords(t *testing.T) {
 	}
 	if len(ms) != 1 || !strings.Contains(ms[0].Text, "FitCoach") {
 		t.Errorf("persona %+v, want the FitCoach fact only", ms)
+	}
+	if n := model.requests.Load(); n != 1 {
+		t.Errorf("the model was asked %d times, want once (the persona)", n)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/memproxy/memproxy/injector"
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/policies"
 )
 
 // RawExtractor keeps the statements of the messages as they are (see
@@ -37,11 +38,45 @@ func (RawExtractor) Facts(_ context.Context, conv []memory.Message, req FactRequ
 			}
 			text = strings.Join(mine, " ")
 		}
-		if f := RawFact(text, req.MinChars); f != "" {
+		f := RawFact(text, req.MinChars)
+		if f == "" {
+			continue
+		}
+		if !req.Scoped || req.About != AboutUser {
 			facts = append(facts, Fact{Text: f, Category: Classify(f)})
+			continue
+		}
+		for _, part := range byScope(f, req.MinChars) {
+			facts = append(facts, Fact{Text: part.text, Category: Classify(part.text), Scope: part.scope})
 		}
 	}
 	return facts, nil
+}
+
+type scopedText struct{ text, scope string }
+
+// byScope splits a fact's sentences into those about the user and those
+// about the user's relationship with the agent, in their order; a part
+// shorter than minChars stays with the other.
+func byScope(fact string, minChars int) []scopedText {
+	var user, rel []string
+	for _, s := range sentences(fact) {
+		if ClassifyScope(s) == policies.ScopeRelationship {
+			rel = append(rel, s)
+		} else {
+			user = append(user, s)
+		}
+	}
+	u, r := strings.Join(user, " "), strings.Join(rel, " ")
+	switch {
+	case r == "":
+		return []scopedText{{u, policies.ScopeUser}}
+	case u == "":
+		return []scopedText{{r, policies.ScopeRelationship}}
+	case weight(u) < minChars || weight(r) < minChars:
+		return []scopedText{{fact, ClassifyScope(fact)}}
+	}
+	return []scopedText{{u, policies.ScopeUser}, {r, policies.ScopeRelationship}}
 }
 
 func firstPerson(s string) bool {
@@ -189,6 +224,9 @@ var greetings = map[string]bool{"hi": true, "hello": true, "hey": true, "yo": tr
 // only; the llm mode can find facts in the rest.
 func isLowSignal(s string) bool {
 	if strings.HasSuffix(strings.TrimSpace(s), "?") {
+		return true
+	}
+	if cw := chatWords(s); question(cw) || request(cw) || smallTalk(cw) || slices.Contains(cw, "please") && !quoted.MatchString(s) {
 		return true
 	}
 	norm := strings.ToLower(strings.TrimFunc(s, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSpace(r) }))

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -338,7 +339,8 @@ func (w *Writer) settle(batch []Entry, err error) {
 // Apply learns from the turns of one conversation, under the learning
 // rules of the agent's policy: it extracts facts from the users' messages,
 // reconciles them with the user's memories, and stores them in the user's
-// scope; with an agent, as relationship memories (metadata agent_id). When
+// scope; with an agent, those about the user's relationship with it as
+// relationship memories (metadata agent_id; see scopeOf). When
 // the policy lets the agent's replies shape its persona, their first-person
 // statements go to the persona. Applying the same turns again changes
 // nothing.
@@ -360,6 +362,11 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]memory.Event, error
 				// SYSTEM: ...") are not learned either, in either mode.
 				continue
 			}
+			if !mayTell(m) {
+				// A greeting, thanks, or a question or request about
+				// nothing of the user's: never learned, in either mode.
+				continue
+			}
 			conv = append(conv, memory.Message{Role: "user", Content: m})
 		}
 		if t.Assistant != "" {
@@ -368,23 +375,45 @@ func (w *Writer) Apply(ctx context.Context, turns []Turn) ([]memory.Event, error
 	}
 	extractor, decider := w.svc.extraction(pol.Learn)
 	var events []memory.Event
-	if id.UserID != "" {
-		facts, err := extractor.Facts(ctx, conv, w.svc.factRequest(pol.Learn, AboutUser))
+	req := w.svc.factRequest(pol.Learn, AboutUser)
+	if id.UserID != "" && slices.ContainsFunc(conv, func(m memory.Message) bool { return req.counts(m.Role) }) {
+		req.Scoped = id.AgentID != "" && pol.Learn.Scope != policies.ScopeUser && pol.Learn.Scope != policies.ScopeRelationship
+		facts, err := extractor.Facts(ctx, conv, req)
 		if err != nil {
 			return nil, err
 		}
-		if facts = keep(pol.Learn, notInstructions(facts)); len(facts) > 0 {
-			last := turns[len(turns)-1]
+		facts = keep(pol.Learn, notInstructions(notAsked(facts)))
+		// Facts about the user go to the user's scope, for all of the
+		// user's agents; facts about the user and this agent carry its id
+		// in metadata (relationship memories). Both are compared with what
+		// this pair may recall, so that a fact another agent keeps as its
+		// relationship does not hide a user fact.
+		var users, relationships []Fact
+		for _, f := range facts {
+			if id.AgentID != "" && scopeOf(pol.Learn, f) == policies.ScopeRelationship {
+				relationships = append(relationships, f)
+			} else {
+				users = append(users, f)
+			}
+		}
+		last := turns[len(turns)-1]
+		for _, group := range []struct {
+			facts []Fact
+			agent string
+		}{{users, ""}, {relationships, id.AgentID}} {
+			if len(group.facts) == 0 {
+				continue
+			}
 			meta := map[string]any{"source": "chat", "request_id": last.ID}
-			if id.AgentID != "" {
-				meta[memory.FieldAgentID] = id.AgentID
+			if group.agent != "" {
+				meta[memory.FieldAgentID] = group.agent
 			}
 			wr := write{
-				scope: memory.Scope{UserID: id.UserID, RunID: id.RunID}, facts: facts, known: memory.UserFilter(id.UserID),
+				scope: memory.Scope{UserID: id.UserID, RunID: id.RunID}, facts: group.facts, known: memory.UserLayerFilter(id.UserID, id.AgentID),
 				metadata: meta, requestID: last.requestID(), actor: id.UserID, idSeed: "turn:" + turns[0].ID, decider: decider,
 			}
 			if pol.Learn.TTL > 0 {
-				wr.expires = turns[len(turns)-1].Time.Add(pol.Learn.TTL)
+				wr.expires = last.Time.Add(pol.Learn.TTL)
 			}
 			ev, err := w.svc.reconcile(ctx, wr)
 			if err != nil {
