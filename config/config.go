@@ -32,7 +32,7 @@ type Config struct {
 	Store     string    `yaml:"store"` // "embedded" or "milvus"
 	DataDir   string    `yaml:"data_dir"`
 	Milvus    Milvus    `yaml:"milvus"`
-	Embedder  string    `yaml:"embedder"` // "hash" or "openai"
+	Embedder  string    `yaml:"embedder"` // "static", "hash" or "openai"
 	Embedding Embedding `yaml:"embedding"`
 	// APIKeys are the keys that open the memory API (Authorization: Token <key>).
 	// With none, the memory API refuses every call.
@@ -173,7 +173,7 @@ func Default() Config {
 			ConnectTimeout: Duration(5 * time.Second),
 			HealthTimeout:  Duration(1500 * time.Millisecond),
 		},
-		Embedder:  "hash",
+		Embedder:  "static",
 		Embedding: Embedding{Model: "text-embedding-3-small", CacheSize: 10000},
 		Identity: Identity{
 			UserHeaders:  []string{"X-Memory-User-Id"},
@@ -423,7 +423,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch c.Embedder {
-	case "hash":
+	case "static", "hash":
 	case "openai":
 		if err := checkURL(c.Embedding.URL); err != nil {
 			return bad("embedding.url", "%v", err)
@@ -432,7 +432,10 @@ func (c *Config) Validate() error {
 			return bad("embedding.model", "must not be empty with the openai embedder")
 		}
 	default:
-		return bad("embedder", "%q is not hash or openai", c.Embedder)
+		return bad("embedder", "%q is not static, hash or openai", c.Embedder)
+	}
+	if c.Embedder == "static" && c.Embedding.Dimensions != 0 && c.Embedding.Dimensions != 128 {
+		return bad("embedding.dimensions", "the static embedder has 128 dimensions, not %d (leave it 0)", c.Embedding.Dimensions)
 	}
 	if c.Embedding.Dimensions < 0 || c.Embedding.Dimensions > 65536 {
 		return bad("embedding.dimensions", "%d is out of range (0 to probe, or 1 to 65536)", c.Embedding.Dimensions)

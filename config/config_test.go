@@ -17,7 +17,7 @@ func TestDefaultsAreValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load with nothing set: %v", err)
 	}
-	if c.Listen != "127.0.0.1:8080" || c.Store != "embedded" || c.Embedder != "hash" {
+	if c.Listen != "127.0.0.1:8080" || c.Store != "embedded" || c.Embedder != "static" {
 		t.Errorf("unexpected defaults: %+v", c)
 	}
 	if c.Embedding.URL != c.Upstream.URL {

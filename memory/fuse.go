@@ -26,13 +26,30 @@ func FusionWindow(topK int) int {
 // less the lower it ranks. Ties go to the more recently updated memory,
 // then to the smaller id, as in every store.
 func Fuse(topK int, rankings ...[]Hit) []Hit {
+	return FuseWeighted(topK, nil, rankings...)
+}
+
+// FuseWeighted is Fuse with a weight for each ranking (nil: all 1): a
+// memory gets weight/(RRFK+r) from a ranking. Scores are normalised by
+// the sum of the weights, so that first in every ranking is still 1.
+func FuseWeighted(topK int, weights []float64, rankings ...[]Hit) []Hit {
 	if topK <= 0 || len(rankings) == 0 {
 		return nil
 	}
-	best := float64(len(rankings)) / float64(RRFK+1)
+	weight := func(i int) float64 {
+		if i < len(weights) {
+			return weights[i]
+		}
+		return 1
+	}
+	best := 0.0
+	for i := range rankings {
+		best += weight(i) / float64(RRFK+1)
+	}
 	fused := make(map[string]*Hit)
 	var order []*Hit
-	for _, r := range rankings {
+	for ri, r := range rankings {
+		w := weight(ri)
 		for i, h := range r {
 			f, ok := fused[h.ID]
 			if !ok {
@@ -42,7 +59,7 @@ func Fuse(topK int, rankings ...[]Hit) []Hit {
 				fused[h.ID] = f
 				order = append(order, f)
 			}
-			f.Score += 1 / float64(RRFK+i+1) / best
+			f.Score += w / float64(RRFK+i+1) / best
 		}
 	}
 	slices.SortFunc(order, func(a, b *Hit) int { return CompareHits(*a, *b) })
@@ -51,6 +68,22 @@ func Fuse(topK int, rankings ...[]Hit) []Hit {
 		out = append(out, *h)
 	}
 	return out
+}
+
+// A FusionWeigher is an Embedder whose similarity ranks memories less
+// well than BM25 does, and says how much its ranking should weigh in the
+// fusion, BM25's weighing 1.
+type FusionWeigher interface {
+	FusionWeight() float64
+}
+
+// DenseWeight is the weight of e's ranking in the fusion with BM25: its
+// FusionWeight if it has one, else 1.
+func DenseWeight(e Embedder) float64 {
+	if w, ok := e.(FusionWeigher); ok {
+		return w.FusionWeight()
+	}
+	return 1
 }
 
 // CompareHits orders hits best first: higher score, then more recently

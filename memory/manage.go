@@ -70,7 +70,7 @@ func (s *Service) Search(ctx context.Context, q Query) ([]Hit, error) {
 		return nil, fmt.Errorf("%w: embedding the query: %w", ErrEmbedding, err)
 	}
 	hits, err := s.Store.Search(ctx, SearchRequest{
-		Vector: vecs[0], Text: q.Text, Filter: q.Filter, TopK: q.TopK, MinScore: q.MinScore, Fresh: true,
+		Vector: vecs[0], Text: q.Text, DenseWeight: DenseWeight(s.Embedder), Filter: q.Filter, TopK: q.TopK, MinScore: q.MinScore, Fresh: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSearch, err)

@@ -76,7 +76,8 @@ func TestRecallLayers(t *testing.T) {
 	add("Mike benches 185", memory.Scope{UserID: "mike"}, nil)
 
 	r := &memory.Retriever{Store: st, Embedder: e}
-	all := memory.Limits{TopK: 10}
+	// No relevance floor: this test is about which layer a memory is in.
+	all := memory.Limits{TopK: 10, MinScore: -1}
 	rec, err := r.Recall(ctx, memory.RecallRequest{
 		Identity: memory.Identity{UserID: "sarah", AgentID: "fitcoach_v1"}, Query: "half marathon training",
 		Persona: all, User: all, Relationship: all,

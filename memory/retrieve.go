@@ -17,7 +17,10 @@ var (
 
 // Limits bound one layer of recall. TopK 0 turns the layer off.
 type Limits struct {
-	TopK     int
+	TopK int
+	// MinScore is the least similarity for a memory to be recalled by
+	// meaning (one that shares a word with the query is recalled by its
+	// words); 0 means the embedder's RelevanceFloor, below 0 no floor.
 	MinScore float64
 	// Recent recalls the layer's newest memories instead of the ones most
 	// similar to the query (MinScore does not apply).
@@ -166,8 +169,12 @@ func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, er
 				errs[i] = err
 				return
 			}
+			minScore := l.limits.MinScore
+			if minScore == 0 {
+				minScore = RelevanceFloor(r.Embedder)
+			}
 			*l.dst, errs[i] = r.Store.Search(ctx, SearchRequest{
-				Vector: vec, Text: req.Query, Filter: l.filter, TopK: l.limits.TopK, MinScore: l.limits.MinScore,
+				Vector: vec, Text: req.Query, DenseWeight: DenseWeight(r.Embedder), Filter: l.filter, TopK: l.limits.TopK, MinScore: minScore,
 			})
 		})
 	}

@@ -68,10 +68,14 @@ type SearchRequest struct {
 	Vector []float32
 	// Text is the query's text, for lexical (BM25) retrieval fused with
 	// the vector ranking. "" ranks by the vector alone.
-	Text     string
-	Filter   Filter
-	TopK     int
-	MinScore float64
+	Text string
+	// DenseWeight is the weight of the vector ranking in the fusion,
+	// BM25's being 1 (see FuseWeighted); 0 means 1. The retriever sets
+	// it from the embedder (DenseWeight).
+	DenseWeight float64
+	Filter      Filter
+	TopK        int
+	MinScore    float64
 	// Fresh asks for read-your-writes consistency: the result reflects
 	// every write that returned before the call. The chat path leaves it
 	// false; the memory API sets it.

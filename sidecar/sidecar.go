@@ -295,10 +295,14 @@ func NewLogger(c config.Log, out io.Writer) *slog.Logger {
 	return slog.New(requestid.NewHandler(h))
 }
 
-// NewEmbedder is the configured embedder: the built-in hash embedder, or an
-// OpenAI-compatible server, probed once at start and cached if so set.
+// NewEmbedder is the configured embedder: one of the built-in ones
+// (static, the default, or hash), or an OpenAI-compatible server, probed
+// once at start and cached if so set.
 func NewEmbedder(ctx context.Context, cfg config.Config, log *slog.Logger) (memory.Embedder, error) {
-	if cfg.Embedder != "openai" {
+	switch cfg.Embedder {
+	case "static":
+		return embed.NewStatic(), nil
+	case "hash":
 		return embed.NewHash(cfg.Embedding.Dimensions), nil
 	}
 	e, err := embed.NewOpenAI(embed.OpenAIConfig{

@@ -34,6 +34,12 @@ func NewCached(e memory.Embedder, size int) *Cached {
 	return &Cached{Embedder: e, vectors: vectors}
 }
 
+// FusionWeight is the wrapped embedder's (see memory.DenseWeight).
+func (c *Cached) FusionWeight() float64 { return memory.DenseWeight(c.Embedder) }
+
+// RelevanceFloor is the wrapped embedder's (see memory.RelevanceFloor).
+func (c *Cached) RelevanceFloor() float64 { return memory.RelevanceFloor(c.Embedder) }
+
 // Embed returns the cached vectors of texts, and embeds the others in one
 // call to the wrapped embedder.
 func (c *Cached) Embed(ctx context.Context, texts []string) ([][]float32, error) {

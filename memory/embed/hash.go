@@ -31,6 +31,15 @@ func NewHash(dims int) *Hash {
 func (e *Hash) Dimensions() int { return e.dims }
 func (e *Hash) Name() string    { return "hash-v1" }
 
+// RelevanceFloor is the similarity below which two texts are unrelated
+// for the hash embedder: colliding features alone give up to about 0.13.
+func (e *Hash) RelevanceFloor() float64 { return 0.15 }
+
+// FusionWeight is the weight of the hash embedder's ranking when fused
+// with BM25's: a half, as for the static embedder. Both signals count
+// words; the hash one without knowing which words are rare.
+func (e *Hash) FusionWeight() float64 { return 0.5 }
+
 func (e *Hash) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	out := make([][]float32, len(texts))
 	for i, t := range texts {

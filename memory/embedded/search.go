@@ -50,7 +50,11 @@ func (s *Store) Search(ctx context.Context, req memory.SearchRequest) ([]memory.
 			lex.offer(m, score)
 		}
 	})
-	return memory.Fuse(req.TopK, dense.hits(), lex.hits()), nil
+	w := req.DenseWeight
+	if w <= 0 {
+		w = 1
+	}
+	return memory.FuseWeighted(req.TopK, []float64{w, 1}, dense.hits(), lex.hits()), nil
 }
 
 // scope returns the term indexes of the users f can reach: BM25's
