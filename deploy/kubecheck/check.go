@@ -238,4 +238,3 @@ func hasEnv(c corev1.Container, name string) bool {
 	}
 	return false
 }
-
