@@ -47,8 +47,8 @@ k8s_start=$SECONDS
 helm() { go run helm.sh/helm/v3/cmd/helm@v3.22.0 "$@"; }
 helm lint --strict deploy/helm/memproxy
 helm lint --strict deploy/helm/memproxy --set mode=shared
-helm template demo deploy/helm/memproxy | go run ./deploy/kubecheck -
-helm template demo deploy/helm/memproxy --set mode=shared | go run ./deploy/kubecheck -
+helm template demo deploy/helm/memproxy --kube-version 1.31.0 | go run ./deploy/kubecheck -
+helm template demo deploy/helm/memproxy --kube-version 1.31.0 --set mode=shared | go run ./deploy/kubecheck -
 go run ./deploy/kubecheck deploy/kubernetes/*.yaml
 echo "Kubernetes validation took $((SECONDS - k8s_start)) s"
 
