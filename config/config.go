@@ -47,6 +47,8 @@ type Config struct {
 	PolicyReload Duration `yaml:"policy_reload"`
 	Limits       Limits   `yaml:"limits"`
 	Log          Log      `yaml:"log"`
+	// Tracing comes from the standard OTEL_* variables only (LoadTracing).
+	Tracing Tracing `yaml:"-"`
 }
 
 // Upstream is the OpenAI-compatible server the sidecar forwards to.
@@ -340,6 +342,11 @@ func Load(getenv func(string) string) (Config, error) {
 	if err := c.aliasAPIKeys(getenv); err != nil {
 		return Config{}, err
 	}
+	tr, err := LoadTracing(getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	c.Tracing = tr
 	if c.Embedding.URL == "" {
 		c.Embedding.URL = c.Upstream.URL
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // Recall wraps its errors in one of these, so that a caller can say which
@@ -148,15 +150,20 @@ func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, er
 	var vec []float32
 	if req.Query != "" && relevant {
 		start := time.Now()
-		vs, err := r.Embedder.Embed(ctx, []string{req.Query})
+		ectx, span := childSpan(ctx, "memproxy.recall.embed")
+		vs, err := r.Embedder.Embed(ectx, []string{req.Query})
 		out.EmbedTime = time.Since(start)
 		if err != nil {
-			return Recalled{}, fmt.Errorf("%w: embedding the query: %w", ErrEmbedding, err)
+			err = fmt.Errorf("%w: embedding the query: %w", ErrEmbedding, err)
+			endChildSpan(span, err, attribute.String("memproxy.embedder", r.Embedder.Name()))
+			return Recalled{}, err
 		}
+		endChildSpan(span, nil, attribute.String("memproxy.embedder", r.Embedder.Name()))
 		vec = vs[0]
 	}
 
 	start := time.Now()
+	ctx, span := childSpan(ctx, "memproxy.recall.search")
 	errs := make([]error, len(layers))
 	var wg sync.WaitGroup
 	for i, l := range layers {
@@ -180,11 +187,15 @@ func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, er
 	}
 	wg.Wait()
 	out.SearchTime = time.Since(start)
+	hits := len(out.Persona) + len(out.User) + len(out.Relationship) + len(out.Run)
 	for _, err := range errs {
 		if err != nil {
-			return Recalled{}, fmt.Errorf("%w: %w", ErrSearch, err)
+			err = fmt.Errorf("%w: %w", ErrSearch, err)
+			endChildSpan(span, err, attribute.Int("memproxy.layers", len(layers)))
+			return Recalled{}, err
 		}
 	}
+	endChildSpan(span, nil, attribute.Int("memproxy.layers", len(layers)), attribute.Int("memproxy.hits", hits))
 
 	// Dedup in priority order: persona, relationship, run, user.
 	seenID := make(map[string]bool)

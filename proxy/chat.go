@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/memproxy/memproxy/injector"
+	"github.com/memproxy/memproxy/internal/telemetry"
 	"github.com/memproxy/memproxy/memory"
 	"github.com/memproxy/memproxy/memory/learn"
 	"github.com/memproxy/memproxy/policies"
@@ -81,6 +83,9 @@ func (s *Server) admit(c *gin.Context, id memory.Identity) (release func(), ok b
 // open, and the response headers say so.
 func (s *Server) chatRoute(a api) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if s.opts.Tracer != nil {
+			defer s.traceChat(c)()
+		}
 		id, err := s.identity.read(c.Request.Header)
 		if err != nil {
 			writeError(c, http.StatusBadRequest, "invalid_identity", err.Error())
@@ -173,8 +178,9 @@ func (s *Server) chatRoute(a api) gin.HandlerFunc {
 			st.learning = "on"
 			st.tee = &turnTee{
 				api: a, learner: s.opts.Learner, log: s.log,
-				ctx:  c.Request.Context(),
-				turn: learn.Turn{ID: turnID(c), Identity: id, UserMessages: text.New, RequestID: requestID(c), Context: text.Earlier()},
+				ctx: c.Request.Context(),
+				turn: learn.Turn{ID: turnID(c), Identity: id, UserMessages: text.New, RequestID: requestID(c), Context: text.Earlier(),
+					TraceParent: telemetry.TraceParent(c.Request.Context())},
 				lost: func() { s.opts.Metrics.learned("lost") },
 			}
 			// The turn is handed off inside the response (see turnTee), so
@@ -200,7 +206,8 @@ func (s *Server) remember(c *gin.Context, st *reqState, a api, body []byte, id m
 	}
 	recent := pol.Recall.Order == policies.OrderRecency
 	start := time.Now()
-	rec, err := s.recall(c.Request.Context(), memory.RecallRequest{
+	ctx, span := s.startSpan(c.Request.Context(), "memproxy.recall")
+	rec, err := s.recall(ctx, memory.RecallRequest{
 		Identity:     id,
 		Query:        query,
 		Persona:      limits(pol.Recall.Persona, recent),
@@ -213,13 +220,16 @@ func (s *Server) remember(c *gin.Context, st *reqState, a api, body []byte, id m
 	st.timing = fmt.Sprintf("embed;dur=%.3f, search;dur=%.3f", ms(rec.EmbedTime), ms(rec.SearchTime))
 	if err != nil {
 		reason := failReason(err)
+		endSpan(span, err, reason, attribute.String("memproxy.recall.outcome", "failed-open: "+reason))
 		st.timing = fmt.Sprintf("recall;dur=%.3f", ms(time.Since(start)))
 		s.opts.Metrics.recalled("failed_"+strings.ReplaceAll(reason, " ", "_"), time.Since(start), 0, 0)
 		s.log.WarnContext(c.Request.Context(), "recall failed open", "reason", reason, "err", err)
 		return body, "failed-open: " + reason, 0
 	}
+	endSpan(span, nil, "", attribute.Int("memproxy.recall.hits", len(rec.Persona)+len(rec.User)+len(rec.Relationship)+len(rec.Run)))
 	injectStart := time.Now()
 	defer func() { st.timing += fmt.Sprintf(", inject;dur=%.3f", ms(time.Since(injectStart))) }()
+	_, span = s.startSpan(c.Request.Context(), "memproxy.inject")
 	opts := blockOptions(pol.Recall)
 	opts.Flag = s.flag
 	opts.Model = gjson.GetBytes(body, "model").String()
@@ -227,15 +237,18 @@ func (s *Server) remember(c *gin.Context, st *reqState, a api, body []byte, id m
 	opts.Count = func(text string) int { return s.countTokens(enc, text) }
 	block, res := injector.Block(memoriesOf(rec), opts)
 	if block == "" {
+		endSpan(span, nil, "", attribute.Int("memproxy.memories_injected", 0))
 		s.opts.Metrics.recalled("none", time.Since(start), 0, 0)
 		return body, "none", 0
 	}
 	out, err := a.inject(body, block)
 	if err != nil {
+		endSpan(span, err, "request shape")
 		s.opts.Metrics.recalled("failed_request_shape", time.Since(start), 0, 0)
 		s.log.WarnContext(c.Request.Context(), "memory block not placed", "err", err)
 		return body, "failed-open: request shape", 0
 	}
+	endSpan(span, nil, "", attribute.Int("memproxy.memories_injected", res.Injected), attribute.Int("memproxy.injected_tokens", res.Tokens))
 	s.opts.Metrics.recalled("injected", time.Since(start), res.Injected, res.Tokens)
 	return out, "injected", res.Injected
 }
@@ -366,5 +379,6 @@ func (s *Server) forward(c *gin.Context, body []byte, st *reqState) {
 	// permission to send, and an upstream that ignores Expect would cost a
 	// second of ExpectContinueTimeout.
 	r.Header.Del("Expect")
+	st.chat = newChatCall(body)
 	s.serve(c, st)
 }

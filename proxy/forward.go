@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/memproxy/memproxy/internal/telemetry"
 )
 
 // passthrough forwards a request the sidecar does not own: same method,
@@ -54,6 +57,7 @@ type reqState struct {
 	learning  string // X-Memory-Learning
 	timing    string // Server-Timing: the stages of recall, in ms
 	tee       *turnTee
+	chat      *chatCall // a chat's upstream call; nil on a passthrough
 }
 
 type stateKey struct{}
@@ -66,8 +70,18 @@ func (s *Server) serve(c *gin.Context, st *reqState) {
 	st.requestID = requestID(c)
 	st.route, st.start = route(c), c.GetTime(startKey)
 	c.Writer.Header().Del(HeaderRequestID)
-	r := c.Request.WithContext(context.WithValue(c.Request.Context(), stateKey{}, st))
-	s.proxy.ServeHTTP(c.Writer, r)
+	ctx := context.WithValue(c.Request.Context(), stateKey{}, st)
+	if st.chat != nil && s.opts.Tracer != nil {
+		ctx = s.startUpstream(ctx, st.chat)
+	}
+	s.proxy.ServeHTTP(c.Writer, c.Request.WithContext(ctx))
+	// The answer has been relayed whole (or broken off): its usage is known.
+	if st.chat != nil {
+		s.opts.Metrics.used(st.chat)
+		if st.chat.span != nil {
+			endUpstream(st.chat)
+		}
+	}
 }
 
 // setHeaders writes the memory headers of st into h, replacing whatever
@@ -107,6 +121,10 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	s.memoryKeys.strip(pr.Out.Header)
 	if s.opts.UpstreamAPIKey != "" {
 		pr.Out.Header.Set("Authorization", "Bearer "+s.opts.UpstreamAPIKey)
+	}
+	if st != nil && st.chat != nil && st.chat.span != nil {
+		// The upstream's spans, if it traces, are children of the call's.
+		telemetry.Propagator.Inject(pr.In.Context(), propagation.HeaderCarrier(pr.Out.Header))
 	}
 	if st != nil && st.tee != nil {
 		// The answer will be read as well as relayed, so it must arrive
@@ -151,8 +169,14 @@ func (s *Server) modifyResponse(res *http.Response) error {
 	if st == nil {
 		return nil
 	}
-	s.opts.Metrics.answered(st.route, time.Since(st.sent))
+	s.opts.Metrics.answered(st.route, time.Since(st.sent), res.StatusCode)
 	st.setHeaders(res.Header)
+	if st.chat != nil {
+		st.chat.status = res.StatusCode
+		if res.StatusCode/100 == 2 {
+			st.chat.attach(res) // under the tee: it reads the answer as it arrives
+		}
+	}
 	if st.tee != nil && res.StatusCode/100 == 2 {
 		st.tee.attach(res)
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,8 @@ type Metrics struct {
 	injected prometheus.Histogram
 	tokens   prometheus.Histogram
 	learning *prometheus.CounterVec
+	statuses *prometheus.CounterVec
+	usage    *prometheus.CounterVec
 }
 
 // Latency buckets from 100µs to 60s: the sidecar's own work is sub-ms, an
@@ -56,8 +59,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		learning: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "memproxy_learning_total", Help: "Chat requests by learning outcome (on, off, failed_open), and turns answered on that could not be queued (lost).",
 		}, []string{"outcome"}),
+		statuses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "memproxy_upstream_responses_total", Help: "Responses from the upstream, by route and HTTP status.",
+		}, []string{"route", "code"}),
+		usage: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "memproxy_token_usage_total", Help: "Tokens the upstream counted in chat answers (usage), by the model that answered and type (input, output).",
+		}, []string{"model", "type"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.added, m.upstream, m.recall, m.injected, m.tokens, m.learning)
+	reg.MustRegister(m.requests, m.duration, m.added, m.upstream, m.recall, m.injected, m.tokens, m.learning, m.statuses, m.usage)
 	return m
 }
 
@@ -75,10 +84,37 @@ func (m *Metrics) sent(route string, added time.Duration) {
 	}
 }
 
-func (m *Metrics) answered(route string, ttfb time.Duration) {
+func (m *Metrics) answered(route string, ttfb time.Duration, code int) {
 	if m != nil {
 		m.upstream.WithLabelValues(route).Observe(ttfb.Seconds())
+		m.statuses.WithLabelValues(route, codeLabel(code)).Inc()
 	}
+}
+
+// codeLabels are the labels of the HTTP status codes, made once: a
+// passthrough request must not pay an allocation to be counted.
+var codeLabels = func() (l [600]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(i)
+	}
+	return l
+}()
+
+func codeLabel(code int) string {
+	if code >= 0 && code < len(codeLabels) {
+		return codeLabels[code]
+	}
+	return strconv.Itoa(code)
+}
+
+// used counts the tokens of a chat answer that reported its usage.
+func (m *Metrics) used(c *chatCall) {
+	if m == nil || !c.hasUsage {
+		return
+	}
+	model := c.model()
+	m.usage.WithLabelValues(model, "input").Add(float64(c.inputTokens))
+	m.usage.WithLabelValues(model, "output").Add(float64(c.outputTokens))
 }
 
 func (m *Metrics) recalled(outcome string, d time.Duration, injected, tokens int) {

@@ -11,6 +11,7 @@ package proxy
 
 import (
 	lru "github.com/hashicorp/golang-lru/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"context"
 	"fmt"
@@ -104,6 +105,9 @@ type Options struct {
 	MetricsHandler http.Handler
 	// Readiness answers /readyz; nil: always ready.
 	Readiness Readiness
+	// Tracer, when set, traces chat requests (see trace.go); nil: tracing
+	// is off and costs nothing.
+	Tracer trace.Tracer
 
 	// RecallTimeout is the latency budget of recall.
 	RecallTimeout time.Duration

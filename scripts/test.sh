@@ -49,6 +49,20 @@ fi
 go vet ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
+step "validating the Kubernetes example and the Helm chart (offline)"
+# helm lints and renders both shapes of the chart; kubecheck decodes every
+# object strictly into its k8s.io/api type and checks the restricted Pod
+# Security profile, pinned images, the startupProbe and the grace period.
+# No schemas are downloaded (kubeconform would fetch them at run time).
+k8s_start=$SECONDS
+helm() { go run helm.sh/helm/v3/cmd/helm@v3.22.0 "$@"; }
+helm lint --strict deploy/helm/memproxy
+helm lint --strict deploy/helm/memproxy --set mode=shared
+helm template demo deploy/helm/memproxy --kube-version 1.31.0 | go run ./deploy/kubecheck -
+helm template demo deploy/helm/memproxy --kube-version 1.31.0 --set mode=shared | go run ./deploy/kubecheck -
+go run ./deploy/kubecheck deploy/kubernetes/*.yaml
+echo "Kubernetes validation took $((SECONDS - k8s_start)) s"
+
 step "starting the Milvus servers"
 source scripts/milvus.sh
 trap stop_milvus EXIT

@@ -25,6 +25,7 @@ import (
 	"github.com/memproxy/memproxy/config"
 	"github.com/memproxy/memproxy/injector"
 	"github.com/memproxy/memproxy/internal/requestid"
+	"github.com/memproxy/memproxy/internal/telemetry"
 	"github.com/memproxy/memproxy/internal/version"
 	"github.com/memproxy/memproxy/memapi"
 	"github.com/memproxy/memproxy/memory"
@@ -42,6 +43,9 @@ const shutdownTimeout = 30 * time.Second
 // handoffTimeout is how long the answers of the last requests may take to
 // reach the outbox after the server has stopped.
 const handoffTimeout = 5 * time.Second
+
+// tracingShutdownTimeout bounds the export of the last spans at exit.
+const tracingShutdownTimeout = 5 * time.Second
 
 // expirySweep is how often expired memories are deleted from the store
 // (they are invisible from the moment they expire).
@@ -105,6 +109,19 @@ func run(ctx context.Context, getenv func(string) string, unknown []config.Unkno
 		return fmt.Errorf("data_dir (MEMPROXY_DATA_DIR=%s): %w", cfg.DataDir, err)
 	}
 	defer outbox.Close()
+	tracing, err := telemetry.New(ctx, cfg.Tracing, version.String())
+	if err != nil {
+		return fmt.Errorf("tracing (OTEL_*): %w", err)
+	}
+	defer func() {
+		// Buffered spans are sent within a bound: a collector that is down
+		// must not hold the exit.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tracingShutdownTimeout)
+		defer cancel()
+		if err := tracing.Shutdown(sctx); err != nil {
+			log.Warn("tracing: spans not exported at exit", "err", err)
+		}
+	}()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Which build is running, the Prometheus way: a gauge of 1 with labels.
@@ -117,7 +134,7 @@ func run(ctx context.Context, getenv func(string) string, unknown []config.Unkno
 	learn.RegisterOutbox(reg, outbox)
 	writer := learn.NewWriter(learning, outbox, learn.WriterConfig{
 		Workers: cfg.Learn.Workers, MaxAttempts: cfg.Learn.MaxAttempts, Debounce: time.Duration(cfg.Learn.Debounce),
-		Metrics: learn.NewMetrics(reg),
+		Metrics: learn.NewMetrics(reg), Tracer: tracing.Tracer,
 	}, log)
 	var learner proxy.Learner
 	if cfg.Learn.Enabled {
@@ -154,6 +171,7 @@ func run(ctx context.Context, getenv func(string) string, unknown []config.Unkno
 		MaxConcurrentPerUser: cfg.Limits.MaxConcurrentPerUser,
 		RecallTimeout:        time.Duration(cfg.Recall.Timeout),
 		Metrics:              proxy.NewMetrics(reg),
+		Tracer:               tracing.Tracer,
 		MetricsHandler:       promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		MaxBodyBytes:         cfg.Limits.MaxBodyBytes,
 		Logger:               log,
@@ -195,7 +213,7 @@ func run(ctx context.Context, getenv func(string) string, unknown []config.Unkno
 		log.Info("operational endpoints listening", "addr", opsLn.Addr().String())
 	}
 	log.Info("memproxy listening", "version", version.String(), "addr", ln.Addr().String(), "upstream", cfg.Upstream.URL,
-		"store", cfg.Store, "embedder", embedder.Name(), "memory_api", len(cfg.APIKeys) > 0)
+		"store", cfg.Store, "embedder", embedder.Name(), "memory_api", len(cfg.APIKeys) > 0, "tracing", cfg.Tracing.Enabled)
 	if onListen != nil {
 		onListen(ln.Addr().String())
 	}

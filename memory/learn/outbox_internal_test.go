@@ -89,13 +89,14 @@ func TestOutboxFormat(t *testing.T) {
 		Seq: 7, Attempts: 2, NextTry: at.Add(time.Minute), LastError: "boom", Queued: at,
 		Turn: Turn{ID: "req_1", Identity: memory.Identity{UserID: "u", AgentID: "a", RunID: "r"},
 			UserMessages: []string{"one", "two"}, Assistant: "reply", Time: at,
-			RequestID: "client-1", Context: []string{"earlier", "reply before"}},
+			RequestID: "client-1", Context: []string{"earlier", "reply before"},
+			TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
 	}
 	v, err := encodeEntry(e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{`"v":1`, `"user_id":"u"`, `"agent_id":"a"`, `"run_id":"r"`, `"user_messages":["one","two"]`, `"assistant":"reply"`, `"request_id":"client-1"`, `"context":["earlier","reply before"]`} {
+	for _, name := range []string{`"v":1`, `"user_id":"u"`, `"agent_id":"a"`, `"run_id":"r"`, `"user_messages":["one","two"]`, `"assistant":"reply"`, `"request_id":"client-1"`, `"context":["earlier","reply before"]`, `"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"`} {
 		if !strings.Contains(string(v), name) {
 			t.Errorf("stored entry %s lacks %s", v, name)
 		}
@@ -107,17 +108,23 @@ func TestOutboxFormat(t *testing.T) {
 	if got.Seq != e.Seq || got.Attempts != e.Attempts || !got.NextTry.Equal(e.NextTry) || got.LastError != e.LastError ||
 		!got.Queued.Equal(e.Queued) || got.Turn.ID != e.Turn.ID || got.Turn.Identity != e.Turn.Identity ||
 		!slices.Equal(got.Turn.UserMessages, e.Turn.UserMessages) || got.Turn.Assistant != e.Turn.Assistant || !got.Turn.Time.Equal(e.Turn.Time) ||
-		got.Turn.RequestID != e.Turn.RequestID || !slices.Equal(got.Turn.Context, e.Turn.Context) {
+		got.Turn.RequestID != e.Turn.RequestID || !slices.Equal(got.Turn.Context, e.Turn.Context) || got.Turn.TraceParent != e.Turn.TraceParent {
 		t.Errorf("read back %+v, want %+v", got, e)
 	}
 	// A request named by the turn's own id, and no context: nothing more
 	// is stored than before these fields existed.
-	e.Turn.RequestID, e.Turn.Context = e.Turn.ID, nil
+	e.Turn.RequestID, e.Turn.Context, e.Turn.TraceParent = e.Turn.ID, nil, ""
 	if v, err = encodeEntry(e); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(v), "request_id") || strings.Contains(string(v), "context") {
+	if strings.Contains(string(v), "request_id") || strings.Contains(string(v), "context") || strings.Contains(string(v), "traceparent") {
 		t.Errorf("stored entry %s names its request twice, or an empty context", v)
+	}
+	// A format-1 entry written before traceparent existed reads as a turn
+	// without one; the field is optional within format 1.
+	old := `{"v":1,"seq":3,"turn":{"id":"t","user_id":"u","user_messages":["hi there"],"time":"2025-03-14T09:26:53Z"},"attempts":0,"next_try":"0001-01-01T00:00:00Z","queued":"2025-03-14T09:26:53Z"}`
+	if got, err := decodeEntry([]byte(old)); err != nil || got.Turn.ID != "t" || got.Turn.TraceParent != "" {
+		t.Errorf("an entry from before traceparent: %+v, %v", got, err)
 	}
 	if _, err := decodeEntry([]byte(`{"v":2,"seq":1,"turn":{}}`)); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Errorf("a format-2 entry: %v, want an error saying it is newer", err)

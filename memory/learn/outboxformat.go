@@ -40,8 +40,9 @@ type storedTurn struct {
 	Time         time.Time `json:"time"`
 	// Added within format 1, absent when empty: an older sidecar reading
 	// them ignores them, as it does any field it does not know.
-	RequestID string   `json:"request_id,omitempty"`
-	Context   []string `json:"context,omitempty"`
+	RequestID   string   `json:"request_id,omitempty"`
+	Context     []string `json:"context,omitempty"`
+	TraceParent string   `json:"traceparent,omitempty"`
 }
 
 // storedTurnV0 is a Turn as stored in format 0. It must never change:
@@ -67,7 +68,7 @@ func encodeEntry(e Entry) ([]byte, error) {
 	turn, err := json.Marshal(storedTurn{
 		ID: t.ID, UserID: t.Identity.UserID, AgentID: t.Identity.AgentID, RunID: t.Identity.RunID,
 		UserMessages: t.UserMessages, Assistant: t.Assistant, Time: t.Time,
-		RequestID: t.RequestID, Context: t.Context,
+		RequestID: t.RequestID, Context: t.Context, TraceParent: t.TraceParent,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encoding turn %s: %w", t.ID, err)
@@ -109,7 +110,7 @@ func decodeEntry(v []byte) (Entry, error) {
 			ID:           t.ID,
 			Identity:     memory.Identity{UserID: t.UserID, AgentID: t.AgentID, RunID: t.RunID},
 			UserMessages: t.UserMessages, Assistant: t.Assistant, Time: t.Time,
-			RequestID: t.RequestID, Context: t.Context,
+			RequestID: t.RequestID, Context: t.Context, TraceParent: t.TraceParent,
 		}
 	default:
 		// Written by a newer sidecar: guessing could learn the wrong

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"runtime/debug"
 	"slices"
@@ -39,6 +40,9 @@ type Turn struct {
 	// of itself (see Apply). Kept only when the policy learns a persona
 	// from replies.
 	Context []string
+	// TraceParent is the W3C traceparent of the request's span when
+	// tracing is on: the learning span links back to it.
+	TraceParent string
 }
 
 // requestID is the id that names the turn's request in the history.
@@ -64,6 +68,9 @@ type WriterConfig struct {
 	Debounce time.Duration
 	// Metrics, when set, records what the writer does.
 	Metrics *Metrics
+	// Tracer, when set, traces each attempt at a batch in a span linked
+	// to the traces of the requests its turns came from.
+	Tracer trace.Tracer
 }
 
 func (c *WriterConfig) defaults() {
@@ -298,6 +305,11 @@ func (w *Writer) attempt(ctx context.Context, batch []Entry) (err error) {
 			err = fmt.Errorf("learning panicked: %v", r)
 		}
 	}()
+	if w.cfg.Tracer != nil {
+		var span trace.Span
+		ctx, span = w.startSpan(ctx, turns)
+		defer func() { endSpan(span, err) }()
+	}
 	start := time.Now()
 	events, err := w.Apply(ctx, turns)
 	if err != nil {
