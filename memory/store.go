@@ -60,6 +60,7 @@ type Store interface {
 // A SearchRequest asks a Store for the memories nearest to Vector.
 type SearchRequest struct {
 	Vector   []float32
+	Text     string
 	Filter   Filter
 	TopK     int
 	MinScore float64
