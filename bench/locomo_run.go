@@ -218,6 +218,11 @@ func (e *cachedEmbedder) Embed(ctx context.Context, texts []string) ([][]float32
 		}
 		e.dirty = true
 		missing = missing[n:]
+		// Kept as it goes: the first run embeds for long on a busy
+		// machine, and an interrupted one need not start again.
+		if err := e.save(); err != nil {
+			return nil, err
+		}
 	}
 	out := make([][]float32, len(texts))
 	for i, t := range texts {
@@ -246,7 +251,11 @@ func (e *cachedEmbedder) save() error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("embedding cache: %w", err)
 	}
-	return os.Rename(tmp, e.path)
+	if err := os.Rename(tmp, e.path); err != nil {
+		return fmt.Errorf("embedding cache: %w", err)
+	}
+	e.dirty = false
+	return nil
 }
 
 // startMiniLM starts the MiniLM fixture server and returns the openai
