@@ -9,7 +9,11 @@
 //  3. streaming: time to first byte, gaps between events, coalescing;
 //  4. learning: chat latency with learning on and off, writer throughput
 //     in raw mode, and the backlog when the store is slower than arrivals;
-//  5. retrieval quality on a generated labelled set, against exact search.
+//  5. retrieval quality on a generated labelled set, against exact search;
+//  6. retrieval quality on the LoCoMo dev set (-locomo), memproxy with its
+//     default embedder and with all-MiniLM-L6-v2 (the testdata/minilm
+//     fixture, -minilm-python), on the embedded store and Milvus Lite
+//     (-milvus-lite), beside BM25, exact dense and RRF baselines.
 //
 // It builds and runs the real sidecar binary and the fake upstream as
 // processes of their own, prints each table as it goes, and writes the
@@ -70,6 +74,11 @@ type options struct {
 	sections           map[string]bool
 	keep               bool
 	profile            string
+	locomoDir          string
+	locomoCache        string
+	locomoCaptions     bool
+	milvusLite         string
+	minilmPython       string
 }
 
 func main() {
@@ -140,6 +149,11 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&sections, "sections", strings.Join(sectionNames, ","), "which tests to run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, data)")
 	fs.StringVar(&o.profile, "profile", "", "write CPU profiles of the sidecar under load to this directory (builds it with the pprof tag)")
+	fs.StringVar(&o.locomoDir, "locomo", filepath.Join("..", "shared", "data", "locomo-dev"), "the LoCoMo dev set of the locomo test")
+	fs.StringVar(&o.locomoCache, "locomo-cache", "", "where the locomo test keeps MiniLM's vectors of the dev set (default: .bench-cache beside -out, or in the current directory)")
+	fs.BoolVar(&o.locomoCaptions, "locomo-captions", false, "store a photo's caption with the turn that shares it")
+	fs.StringVar(&o.milvusLite, "milvus-lite", os.Getenv("MEMPROXY_TEST_MILVUS_LITE"), "a Milvus Lite server on loopback (host:port) for the locomo test; empty: its Milvus rows are skipped")
+	fs.StringVar(&o.minilmPython, "minilm-python", os.Getenv("MEMPROXY_TEST_MINILM_PYTHON"), "the Python of the MiniLM fixture's venv (scripts/test.sh makes .venv-minilm)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -206,6 +220,14 @@ func parseFlags(args []string) (options, error) {
 			return o, fmt.Errorf("-milvus: %w", err)
 		}
 	}
+	if o.milvusLite != "" {
+		if err := storeload.CheckLoopback(o.milvusLite); err != nil {
+			return o, fmt.Errorf("-milvus-lite: %w", err)
+		}
+	}
+	if o.locomoCache == "" {
+		o.locomoCache = filepath.Join(filepath.Dir(o.out), ".bench-cache")
+	}
 	if o.command == "" {
 		o.command = "go run ./bench " + strings.Join(args, " ")
 	}
@@ -213,7 +235,7 @@ func parseFlags(args []string) (options, error) {
 }
 
 // sectionNames are the tests, in the order they run.
-var sectionNames = []string{"passthrough", "stream", "memory", "learning", "writer", "quality"}
+var sectionNames = []string{"passthrough", "stream", "memory", "learning", "writer", "quality", "locomo"}
 
 func floats(s string) ([]float64, error) {
 	var out []float64
@@ -335,6 +357,7 @@ func (b *bench) run() error {
 		"learning":    b.learning,
 		"writer":      b.writer,
 		"quality":     b.quality,
+		"locomo":      b.locomo,
 	}
 	for _, name := range sectionNames {
 		if !b.o.sections[name] {

