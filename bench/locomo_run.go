@@ -78,7 +78,12 @@ func memproxyRank(ctx context.Context, store memory.Store, emb memory.Embedder, 
 		rs := make([][]string, len(c.questions))
 		for i, q := range c.questions {
 			start := time.Now()
-			hits, err := store.Search(ctx, memory.SearchRequest{Vector: vecs[i], Text: q.text, Filter: memory.UserFilter(user), TopK: locomoK})
+			// As the chat path searches: the embedder's weight in the
+			// fusion, and its relevance floor (memory.Retriever).
+			hits, err := store.Search(ctx, memory.SearchRequest{
+				Vector: vecs[i], Text: q.text, Filter: memory.UserFilter(user), TopK: locomoK,
+				DenseWeight: memory.DenseWeight(emb), MinScore: memory.RelevanceFloor(emb),
+			})
 			lat = append(lat, time.Since(start))
 			if err != nil {
 				return nil, nil, fmt.Errorf("locomo %s: searching: %w", c.name, err)

@@ -29,14 +29,14 @@ func locomoDevDir(t *testing.T) string {
 
 // TestLocomoRecallNotBelowBM25 is the CI slice of bench's quality test:
 // on the smallest conversation of the dev set, memproxy with its defaults
-// (the hash embedder, the embedded store) recalls at least as much at 10
+// (the static embedder, the embedded store) recalls at least as much at 10
 // as a plain BM25 over the same turns.
 func TestLocomoRecallNotBelowBM25(t *testing.T) {
 	c, err := loadLocomo(filepath.Join(locomoDevDir(t), "30.json"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	emb := embed.NewHash(0)
+	emb := embed.NewStatic()
 	store, err := embedded.Open(t.TempDir(), emb.Dimensions(), emb.Name())
 	if err != nil {
 		t.Fatal(err)
