@@ -326,6 +326,9 @@ type Store interface {
 	proxy.Readiness
 }
 
+// The Milvus store says in /readyz whether it ranks by vector only.
+var _ proxy.ReadinessDetails = (*milvus.Store)(nil)
+
 // OpenStore opens the configured store (embedded, or Milvus) for the
 // embedder's vectors.
 func OpenStore(ctx context.Context, cfg config.Config, e memory.Embedder, log *slog.Logger) (Store, error) {
