@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -68,7 +69,6 @@ func TestOldCollectionRunsDenseOnly(t *testing.T) {
 	if addr == "" {
 		t.Skip("needs a server with full-text search (Milvus Lite)")
 	}
-	coll := uniqueName("memproxy_old_")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c, err := milvusclient.New(ctx, &milvusclient.ClientConfig{Address: addr})
@@ -76,10 +76,7 @@ func TestOldCollectionRunsDenseOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	// The schema of memproxy before full-text search.
-	if err := ensureCollection(ctx, c, memorySchema(coll, storetest.Dims), vectorIndex{fieldVector, index.NewHNSWIndex(entity.COSINE, 16, 200), entity.COSINE}); err != nil {
-		t.Fatal(err)
-	}
+	coll := oldCollection(t, c)
 	logs := &syncWriter{}
 	s := openStore(t, addr, Config{Collection: coll, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	err = s.FullText()
@@ -105,6 +102,80 @@ func TestOldCollectionRunsDenseOnly(t *testing.T) {
 	hits, err := s.Search(ctx, memory.SearchRequest{Vector: storetest.Vec(1), Text: "quokka", Filter: memory.UserFilter("u"), TopK: 1, Fresh: true})
 	if err != nil || len(hits) != 1 || hits[0].Score < 0.999 {
 		t.Errorf("search with text on the old collection = %+v, %v; want the memory by vector, score 1", hits, err)
+	}
+}
+
+// oldCollection creates a memory collection with the schema of memproxy
+// before full-text search, and returns its name.
+func oldCollection(t *testing.T, c *milvusclient.Client) string {
+	t.Helper()
+	coll := uniqueName("memproxy_old_")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := ensureCollection(ctx, c, memorySchema(coll, storetest.Dims), vectorIndex{fieldVector, index.NewHNSWIndex(entity.COSINE, 16, 200), entity.COSINE}); err != nil {
+		t.Fatal(err)
+	}
+	return coll
+}
+
+// TestCopyToMigrates: copying an old collection into a new one moves every
+// memory (an expired one too) with its vector and history, and the copy
+// is searched by text; a second copy adds nothing.
+func TestCopyToMigrates(t *testing.T) {
+	addr := storetest.MilvusServers(t)["lite"]
+	if addr == "" {
+		t.Skip("needs a server with full-text search (Milvus Lite)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := milvusclient.New(ctx, &milvusclient.ClientConfig{Address: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	old := openStore(t, addr, Config{Collection: oldCollection(t, c)})
+	old.pages.full = 3 // several pages
+	var ms []memory.Memory
+	for i, text := range []string{"quokka sonata", "green tea", "blue car", "red kite", "old piano", "expired note"} {
+		m := memory.Memory{ID: memory.NewID(), Text: text, UserID: "u", Vector: storetest.Vec(uint64(i))}
+		if text == "expired note" {
+			m.ExpiresAt = time.Now().Add(-time.Hour)
+		}
+		ms = append(ms, m)
+	}
+	if err := old.Add(ctx, ms...); err != nil {
+		t.Fatal(err)
+	}
+	rec := memory.HistoryRecord{ID: "h1", MemoryID: ms[0].ID, Event: memory.EventAdd, NewText: ms[0].Text, CreatedAt: time.Unix(1700000000, 0).UTC()}
+	if err := old.AddHistory(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	dst := openStore(t, addr, Config{})
+	if dst.FullText() != nil {
+		t.Fatalf("the new collection is not hybrid: %v", dst.FullText())
+	}
+	n, err := old.CopyTo(ctx, dst)
+	if err != nil || n != len(ms) {
+		t.Fatalf("CopyTo = %d, %v; want %d", n, err, len(ms))
+	}
+	stored, err := dst.Scan(ctx, memory.Filter{}, "", 100)
+	if err != nil || len(stored) != len(ms) {
+		t.Fatalf("the copy holds %d memories (%v), want %d", len(stored), err, len(ms))
+	}
+	got, err := dst.Get(ctx, ms[0].ID)
+	if err != nil || got.Text != ms[0].Text || !slices.Equal(got.Vector, ms[0].Vector) {
+		t.Errorf("copied memory = %+v, %v; want %+v", got, err, ms[0])
+	}
+	if hs, err := dst.History(ctx, ms[0].ID); err != nil || len(hs) != 1 || hs[0].ID != "h1" {
+		t.Errorf("copied history = %+v, %v", hs, err)
+	}
+	// Far by vector, found by its words.
+	hits, err := dst.Search(ctx, memory.SearchRequest{Vector: storetest.Vec(99), Text: "quokka", Filter: memory.UserFilter("u"), TopK: 1, MinScore: 0.99, Fresh: true})
+	if err != nil || len(hits) != 1 || hits[0].ID != ms[0].ID {
+		t.Errorf("search by text in the copy = %+v, %v", hits, err)
+	}
+	if n, err := old.CopyTo(ctx, dst); err != nil || n != 0 {
+		t.Errorf("a second CopyTo = %d, %v; want 0", n, err)
 	}
 }
 
