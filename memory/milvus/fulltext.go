@@ -147,6 +147,12 @@ func (s *Store) FullText() error {
 // ReadyDetails are facts about the store for /readyz that do not make it
 // unready: how searches with text rank.
 func (s *Store) ReadyDetails() map[string]string {
+	s.mu.RLock()
+	connected := s.connected
+	s.mu.RUnlock()
+	if !connected {
+		return map[string]string{"retrieval": "not known until " + s.cfg.Address + " is reached"}
+	}
 	if err := s.FullText(); err != nil {
 		return map[string]string{"retrieval": "dense only: " + err.Error()}
 	}
