@@ -47,6 +47,8 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 		return serve(ctx, environ, stderr)
 	case cmd == "policy":
 		return policyCommand(ctx, rest, config.Getenv(environ), stdout, stderr)
+	case cmd == "milvus":
+		return milvusCommand(ctx, rest, config.Getenv(environ), stdout, stderr)
 	case cmd == "version" || cmd == "--version" || cmd == "-version":
 		if len(rest) > 0 {
 			return misuse(stderr, "version takes no arguments")
@@ -81,8 +83,10 @@ func help(args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 	case len(args) == 1 && args[0] == "policy":
 		fmt.Fprintln(stdout, policyUsage)
+	case len(args) == 1 && args[0] == "milvus":
+		fmt.Fprintln(stdout, milvusUsage)
 	default:
-		return misuse(stderr, fmt.Sprintf("no help on %q; the commands are serve, policy, version and help", strings.Join(args, " ")))
+		return misuse(stderr, fmt.Sprintf("no help on %q; the commands are serve, policy, milvus, version and help", strings.Join(args, " ")))
 	}
 	return exitOK
 }
@@ -120,6 +124,7 @@ Usage:
   memproxy [serve]               run the sidecar (the default)
   memproxy policy check FILE     check a policy file and summarise its rules
   memproxy policy explain ...    what a request would recall and learn (memproxy help policy)
+  memproxy milvus copy FROM      copy a Milvus collection into a new one (memproxy help milvus)
   memproxy version               print the version (also --version)
   memproxy help                  print this help (also -h, --help)
 

@@ -67,6 +67,14 @@ type Readiness interface {
 	Ready(ctx context.Context) error
 }
 
+// ReadinessDetails is a Readiness with more to say in /readyz than ready
+// or not: facts an operator should know that do not degrade the sidecar,
+// such as a store that ranks by vector only. They appear as
+// "store_details".
+type ReadinessDetails interface {
+	ReadyDetails() map[string]string
+}
+
 // Options configure a Server. Upstream and Recaller are required.
 type Options struct {
 	// Upstream is the base URL an OpenAI SDK would use, such as
@@ -344,6 +352,11 @@ func (s *Server) readyz(c *gin.Context) {
 		defer cancel()
 		if err := s.opts.Readiness.Ready(ctx); err != nil {
 			body["store"], degraded = err.Error(), true
+		}
+		if d, ok := s.opts.Readiness.(ReadinessDetails); ok {
+			if details := d.ReadyDetails(); len(details) > 0 {
+				body["store_details"] = details
+			}
 		}
 	}
 	if s.opts.Queue != nil {

@@ -61,6 +61,30 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
+type detailedReadiness struct{ details map[string]string }
+
+func (detailedReadiness) Ready(context.Context) error       { return nil }
+func (d detailedReadiness) ReadyDetails() map[string]string { return d.details }
+
+// TestReadyzStoreDetails: a store's details (a Milvus without full-text
+// search ranks by vector only) are reported without degrading the sidecar.
+func TestReadyzStoreDetails(t *testing.T) {
+	want := map[string]string{"retrieval": "dense only: the server (version v2.3.5-lite) has no full-text search"}
+	s := New(Options{Upstream: mustURL(t, "http://127.0.0.1:1/v1"), Readiness: detailedReadiness{want}})
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz?strict=1", nil))
+	var body struct {
+		Status       string
+		StoreDetails map[string]string `json:"store_details"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("body %q: %v", rec.Body, err)
+	}
+	if rec.Code != http.StatusOK || body.Status != "ready" || body.StoreDetails["retrieval"] != want["retrieval"] {
+		t.Errorf("/readyz?strict=1 = %d %s; want 200, ready, with the store's details", rec.Code, rec.Body)
+	}
+}
+
 // TestReadyzReportsTheOutbox: a full outbox is reported, and degrades.
 func TestReadyzReportsTheOutbox(t *testing.T) {
 	h := newHarness(t)

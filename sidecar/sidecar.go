@@ -352,17 +352,26 @@ type Store interface {
 	proxy.Readiness
 }
 
+// The Milvus store says in /readyz whether it ranks by vector only.
+var _ proxy.ReadinessDetails = (*milvus.Store)(nil)
+
+// MilvusConfig is the configuration of the Milvus store for the
+// embedder's vectors.
+func MilvusConfig(cfg config.Config, e memory.Embedder, log *slog.Logger) milvus.Config {
+	return milvus.Config{
+		Address: cfg.Milvus.Address, Token: cfg.Milvus.Token, Database: cfg.Milvus.Database,
+		Collection: cfg.Milvus.Collection, ConnectTimeout: time.Duration(cfg.Milvus.ConnectTimeout),
+		HealthTimeout: time.Duration(cfg.Milvus.HealthTimeout),
+		Dims:          e.Dimensions(), Space: e.Name(), Logger: log,
+	}
+}
+
 // OpenStore opens the configured store (embedded, or Milvus) for the
 // embedder's vectors.
 func OpenStore(ctx context.Context, cfg config.Config, e memory.Embedder, log *slog.Logger) (Store, error) {
 	switch cfg.Store {
 	case "milvus":
-		s, err := milvus.Open(ctx, milvus.Config{
-			Address: cfg.Milvus.Address, Token: cfg.Milvus.Token, Database: cfg.Milvus.Database,
-			Collection: cfg.Milvus.Collection, ConnectTimeout: time.Duration(cfg.Milvus.ConnectTimeout),
-			HealthTimeout: time.Duration(cfg.Milvus.HealthTimeout),
-			Dims:          e.Dimensions(), Space: e.Name(), Logger: log,
-		})
+		s, err := milvus.Open(ctx, MilvusConfig(cfg, e, log))
 		if err != nil {
 			return nil, fmt.Errorf("store (MEMPROXY_STORE=milvus, MEMPROXY_MILVUS_ADDRESS=%s): %w", cfg.Milvus.Address, err)
 		}

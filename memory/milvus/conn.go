@@ -31,9 +31,24 @@ func (s *Store) connect(ctx context.Context) error {
 	// Preparing may build an index over existing data: allow it more time.
 	pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*s.cfg.ConnectTimeout+time.Minute)
 	defer pcancel()
-	err = ensureCollection(pctx, c, memorySchema(s.cfg.Collection, s.cfg.Dims), index.NewHNSWIndex(entity.COSINE, 16, 200))
+	version, err := c.GetServerVersion(pctx, milvusclient.NewGetServerVersionOption())
+	if err != nil {
+		err = fmt.Errorf("asking the version of %s: %w", s.cfg.Address, err)
+	}
+	var want *entity.Schema
+	var denseOnly error
 	if err == nil {
-		err = ensureCollection(pctx, c, historySchema(s.history), index.NewFlatIndex(entity.COSINE))
+		want, denseOnly, err = s.planMemories(pctx, c, version)
+	}
+	if err == nil {
+		indexes := []vectorIndex{{fieldVector, index.NewHNSWIndex(entity.COSINE, 16, 200), entity.COSINE}}
+		if denseOnly == nil {
+			indexes = append(indexes, vectorIndex{fieldSparse, bm25Index(), entity.BM25})
+		}
+		err = ensureCollection(pctx, c, want, indexes...)
+	}
+	if err == nil {
+		err = ensureCollection(pctx, c, historySchema(s.history), vectorIndex{fieldVector, index.NewFlatIndex(entity.COSINE), entity.COSINE})
 	}
 	if err == nil {
 		err = s.checkEmbedder(pctx, c)
@@ -43,9 +58,22 @@ func (s *Store) connect(ctx context.Context) error {
 		s.setState(nil, fmt.Errorf("%w: %w", ErrUnavailable, err))
 		return err
 	}
+	s.setRetrieval(denseOnly, rangeInHybrid(version))
 	s.setState(c, nil)
-	s.log.Info("milvus store ready", "address", s.cfg.Address, "collection", s.cfg.Collection)
+	s.log.Info("milvus store ready", "address", s.cfg.Address, "collection", s.cfg.Collection, "hybrid", denseOnly == nil)
 	return nil
+}
+
+// setRetrieval records how searches with text rank, and says so when that
+// is new: once at start, and again only if a reconnection changes it.
+func (s *Store) setRetrieval(denseOnly error, rangeInHybrid bool) {
+	s.mu.Lock()
+	changed := !s.connected || fmt.Sprint(s.denseOnly) != fmt.Sprint(denseOnly)
+	s.denseOnly, s.rangeInHybrid, s.connected = denseOnly, rangeInHybrid, true
+	s.mu.Unlock()
+	if changed && denseOnly != nil {
+		s.log.Warn("milvus: no hybrid search; searches rank by vector only", "collection", s.cfg.Collection, "reason", denseOnly.Error())
+	}
 }
 
 // setState installs a client (nil: none) and the store's state, closing

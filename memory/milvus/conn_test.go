@@ -3,6 +3,7 @@ package milvus
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +24,9 @@ func TestUnreachableAtStart(t *testing.T) {
 	}
 	if err := s.Ready(context.Background()); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Ready = %v, want ErrUnavailable", err)
+	}
+	if d := s.ReadyDetails()["retrieval"]; !strings.HasPrefix(d, "not known") {
+		t.Errorf("ReadyDetails before Milvus was reached = %q, want not known", d)
 	}
 	start = time.Now()
 	_, err = s.Search(context.Background(), memory.SearchRequest{Vector: make([]float32, 4), Filter: memory.UserFilter("u"), TopK: 1})

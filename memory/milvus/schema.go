@@ -77,10 +77,17 @@ func historySchema(name string) *entity.Schema {
 		WithField(entity.NewField().WithName(fieldVector).WithDataType(entity.FieldTypeFloatVector).WithDim(historyDims))
 }
 
+// A vectorIndex is the index a vector field needs, and its metric.
+type vectorIndex struct {
+	field  string
+	idx    index.Index
+	metric entity.MetricType
+}
+
 // ensureCollection creates the collection if it is missing, or checks that
-// the existing one has the schema wanted; then makes sure its vector index
-// is built and the collection is loaded.
-func ensureCollection(ctx context.Context, c client, want *entity.Schema, idx index.Index) error {
+// the existing one has the schema wanted; then makes sure its vector
+// indexes are built and the collection is loaded.
+func ensureCollection(ctx context.Context, c client, want *entity.Schema, indexes ...vectorIndex) error {
 	has, err := c.HasCollection(ctx, milvusclient.NewHasCollectionOption(want.CollectionName))
 	if err != nil {
 		return fmt.Errorf("looking for collection %s: %w", want.CollectionName, err)
@@ -101,8 +108,10 @@ func ensureCollection(ctx context.Context, c client, want *entity.Schema, idx in
 			return err
 		}
 	}
-	if err := ensureIndex(ctx, c, want.CollectionName, idx); err != nil {
-		return err
+	for _, vi := range indexes {
+		if err := ensureIndex(ctx, c, want.CollectionName, vi); err != nil {
+			return err
+		}
 	}
 	task, err := c.LoadCollection(ctx, milvusclient.NewLoadCollectionOption(want.CollectionName))
 	if err != nil {
@@ -121,42 +130,42 @@ func ensureCollection(ctx context.Context, c client, want *entity.Schema, idx in
 	return nil
 }
 
-// ensureIndex builds the vector index if there is none and waits for it,
-// then checks its state and metric itself: the client's Await can return
-// before a failed build is reported.
-func ensureIndex(ctx context.Context, c client, coll string, idx index.Index) error {
-	names, err := c.ListIndexes(ctx, milvusclient.NewListIndexOption(coll).WithFieldName(fieldVector))
+// ensureIndex builds the index of a vector field if there is none and
+// waits for it, then checks its state and metric itself: the client's
+// Await can return before a failed build is reported.
+func ensureIndex(ctx context.Context, c client, coll string, vi vectorIndex) error {
+	names, err := c.ListIndexes(ctx, milvusclient.NewListIndexOption(coll).WithFieldName(vi.field))
 	if err != nil && !indexNotFound(err) {
 		return fmt.Errorf("listing the indexes of %s: %w", coll, err)
 	}
 	if len(names) == 0 {
 		// No index name: Milvus Lite ignores it, and Await would then wait
 		// for an index that never appears.
-		task, err := c.CreateIndex(ctx, milvusclient.NewCreateIndexOption(coll, fieldVector, idx))
+		task, err := c.CreateIndex(ctx, milvusclient.NewCreateIndexOption(coll, vi.field, vi.idx))
 		if err != nil {
-			return fmt.Errorf("creating the vector index of %s: %w", coll, err)
+			return fmt.Errorf("creating the index of %s.%s: %w", coll, vi.field, err)
 		}
 		if err := task.Await(ctx); err != nil {
-			return fmt.Errorf("building the vector index of %s: %w", coll, err)
+			return fmt.Errorf("building the index of %s.%s: %w", coll, vi.field, err)
 		}
-		if names, err = c.ListIndexes(ctx, milvusclient.NewListIndexOption(coll).WithFieldName(fieldVector)); err != nil {
+		if names, err = c.ListIndexes(ctx, milvusclient.NewListIndexOption(coll).WithFieldName(vi.field)); err != nil {
 			return fmt.Errorf("listing the indexes of %s: %w", coll, err)
 		}
 		if len(names) == 0 {
-			return fmt.Errorf("the vector index of %s was reported built but does not exist", coll)
+			return fmt.Errorf("the index of %s.%s was reported built but does not exist", coll, vi.field)
 		}
 	}
 	d, err := c.DescribeIndex(ctx, milvusclient.NewDescribeIndexOption(coll, names[0]))
 	if err != nil {
-		return fmt.Errorf("describing the vector index of %s: %w", coll, err)
+		return fmt.Errorf("describing the index of %s.%s: %w", coll, vi.field, err)
 	}
 	if st := commonpb.IndexState(d.State); st != commonpb.IndexState_Finished && st != commonpb.IndexState_InProgress {
 		// InProgress: data written since the last build is still being
 		// indexed, which does not stop search; the rest is a failed build.
-		return fmt.Errorf("the vector index of %s is in state %v", coll, st)
+		return fmt.Errorf("the index of %s.%s is in state %v", coll, vi.field, st)
 	}
-	if metric := d.Params()[index.MetricTypeKey]; !strings.EqualFold(metric, string(entity.COSINE)) {
-		return fmt.Errorf("%w: the vector index of %s uses the %s metric, want COSINE", ErrSchemaMismatch, coll, metric)
+	if metric := d.Params()[index.MetricTypeKey]; !strings.EqualFold(metric, string(vi.metric)) {
+		return fmt.Errorf("%w: the index of %s.%s uses the %s metric, want %s", ErrSchemaMismatch, coll, vi.field, metric, vi.metric)
 	}
 	return nil
 }
@@ -164,13 +173,15 @@ func ensureIndex(ctx context.Context, c client, coll string, idx index.Index) er
 // indexNotFound reports whether err says a collection has no index yet.
 // Milvus answers with its IndexNotExist code, which the client turns into
 // an error reading "index not found"; Milvus Lite with a message of its
-// own. The message is matched rather than the code because the code's
+// own ("no index on collection", or "no index on field" when asked for a
+// field's). The message is matched rather than the code because the code's
 // type lives in Milvus's server module (pkg/v2), whose import brings
 // Milvus's configuration system and an embedded etcd server into the
 // binary.
 func indexNotFound(err error) bool {
 	msg := err.Error()
-	return strings.Contains(msg, "index not found") || strings.Contains(msg, "no index on collection")
+	return strings.Contains(msg, "index not found") || strings.Contains(msg, "no index on collection") ||
+		strings.Contains(msg, "no index on field")
 }
 
 // compareSchema reports how have differs from want, wrapping

@@ -1,7 +1,6 @@
 package milvus
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -77,10 +76,11 @@ func queryStored(f memory.Filter) (string, plan, bool) {
 	return p.upper.expr, p, !p.upper.isFalse()
 }
 
-// Search returns the TopK memories most similar to req.Vector among those
-// matching req.Filter. Milvus ranks by cosine; when the filter is not
-// exact, candidates are checked with Filter.Match, asking Milvus for more
-// until TopK pass or none are left.
+// Search returns the TopK memories most relevant to req among those
+// matching req.Filter: by cosine alone, or, with req.Text on a collection
+// with full-text search, by the fusion of cosine and BM25 (hybrid.go).
+// When the filter is not exact, candidates are checked with Filter.Match,
+// asking Milvus for more until enough pass or none are left.
 func (s *Store) Search(ctx context.Context, req memory.SearchRequest) ([]memory.Hit, error) {
 	if len(req.Vector) != s.cfg.Dims {
 		return nil, fmt.Errorf("milvus store: query vector has %d dimensions, want %d", len(req.Vector), s.cfg.Dims)
@@ -99,9 +99,19 @@ func (s *Store) Search(ctx context.Context, req memory.SearchRequest) ([]memory.
 	if !possible {
 		return nil, nil
 	}
-	k := min(req.TopK, maxWindow)
+	if req.Text != "" && s.FullText() == nil {
+		return s.hybridSearch(ctx, c, req, expr, p)
+	}
+	return s.denseRanking(ctx, c, req, expr, p, req.TopK)
+}
+
+// denseRanking returns the n memories most similar to req.Vector that
+// match req.Filter (expr and p, its plan), with Score at least
+// req.MinScore, best first.
+func (s *Store) denseRanking(ctx context.Context, c client, req memory.SearchRequest, expr string, p plan, n int) ([]memory.Hit, error) {
+	k := min(n, maxWindow)
 	if !p.exact {
-		k = min(max(4*req.TopK, 64), maxWindow)
+		k = min(max(4*n, 64), maxWindow)
 	}
 	for {
 		rss, err := c.Search(ctx, milvusclient.NewSearchOption(s.cfg.Collection, k, []entity.Vector{entity.FloatVector(req.Vector)}).
@@ -117,7 +127,7 @@ func (s *Store) Search(ctx context.Context, req memory.SearchRequest) ([]memory.
 		if err != nil {
 			return nil, err
 		}
-		hits := make([]memory.Hit, 0, min(len(ms), req.TopK))
+		hits := make([]memory.Hit, 0, min(len(ms), n))
 		for i := range ms {
 			// Milvus' COSINE score is the cosine similarity, in [-1,1];
 			// clamped, it is the embedded store's score.
@@ -128,27 +138,21 @@ func (s *Store) Search(ctx context.Context, req memory.SearchRequest) ([]memory.
 			hits = append(hits, memory.Hit{Memory: ms[i], Score: score})
 		}
 		exhausted := len(ms) < k || (len(ms) > 0 && memory.Score(float64(rss[0].Scores[len(ms)-1])) < req.MinScore)
-		if p.exact || len(hits) >= req.TopK || exhausted {
+		if p.exact || len(hits) >= n || exhausted {
 			sortHits(hits)
-			return hits[:min(len(hits), req.TopK)], nil
+			return hits[:min(len(hits), n)], nil
 		}
 		if k == maxWindow {
-			return nil, fmt.Errorf("milvus store: searching: more than %d memories pass the native part of the filter; narrow it (substring and case-insensitive tests are evaluated after Milvus)", maxWindow)
+			return nil, errTooMany
 		}
 		k = min(4*k, maxWindow)
 	}
 }
 
+var errTooMany = fmt.Errorf("milvus store: searching: more than %d memories pass the native part of the filter; narrow it (substring and case-insensitive tests are evaluated after Milvus)", maxWindow)
+
 // sortHits orders hits as the embedded store does: higher score, then
 // more recently updated, then id.
 func sortHits(hits []memory.Hit) {
-	slices.SortStableFunc(hits, func(a, b memory.Hit) int {
-		if c := cmp.Compare(b.Score, a.Score); c != 0 {
-			return c
-		}
-		if c := b.UpdatedAt.Compare(a.UpdatedAt); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	slices.SortStableFunc(hits, memory.CompareHits)
 }

@@ -2,9 +2,10 @@
 // store, shared by many sidecars, and the way past one machine.
 //
 // It owns one collection of memories (created if missing, checked if
-// present, schema.go), a second one for history (history.go), the
+// present, schema.go; with a BM25 field where the server has full-text
+// search, fulltext.go), a second one for history (history.go), the
 // compilation of memory.Filter into Milvus boolean expressions (expr.go),
-// searches and reads (search.go), listings read in pages of primary keys
+// searches and reads (search.go; hybrid ones in hybrid.go), listings read in pages of primary keys
 // (list.go), writes (write.go), the conversion of memories to and from
 // columns (rows.go), and the connection (conn.go): bounded at start,
 // watched afterwards, and re-established by itself. While Milvus is
@@ -49,6 +50,8 @@ type client interface {
 	Delete(ctx context.Context, opt milvusclient.DeleteOption, callOptions ...grpc.CallOption) (milvusclient.DeleteResult, error)
 	Query(ctx context.Context, opt milvusclient.QueryOption, callOptions ...grpc.CallOption) (milvusclient.ResultSet, error)
 	Search(ctx context.Context, opt milvusclient.SearchOption, callOptions ...grpc.CallOption) ([]milvusclient.ResultSet, error)
+	HybridSearch(ctx context.Context, opt milvusclient.HybridSearchOption, callOptions ...grpc.CallOption) ([]milvusclient.ResultSet, error)
+	GetServerVersion(ctx context.Context, opt milvusclient.GetServerVersionOption, callOptions ...grpc.CallOption) (string, error)
 	GetService() milvuspb.MilvusServiceClient
 	Close(ctx context.Context) error
 }
@@ -106,6 +109,13 @@ type Store struct {
 	mu    sync.RWMutex
 	cli   client // nil while disconnected
 	state error  // nil when ready, else why not
+	// denseOnly says why searches with text rank by vector only, or is
+	// nil when they are hybrid (fulltext.go); connected is whether that is
+	// known yet; rangeInHybrid whether the server applies a radius in a
+	// hybrid search.
+	denseOnly     error
+	rangeInHybrid bool
+	connected     bool
 
 	kick   chan struct{}
 	stop   chan struct{}

@@ -22,6 +22,10 @@ type Options struct {
 	// HostileIDs is how many random hostile ids the isolation test tries
 	// (1,000 by default).
 	HostileIDs int
+	// DenseOnly says the store ranks by vector only, even given text (a
+	// Milvus server without full-text search): a search with text must
+	// then answer as one without.
+	DenseOnly bool
 }
 
 // Run runs the whole suite.
@@ -32,6 +36,7 @@ func Run(t *testing.T, open Opener, opts Options) {
 	t.Run("CRUD", func(t *testing.T) { testCRUD(t, open(t)) })
 	t.Run("Filters", func(t *testing.T) { testFilters(t, open(t)) })
 	t.Run("SearchOrderAndLimits", func(t *testing.T) { testSearch(t, open(t)) })
+	t.Run("Hybrid", func(t *testing.T) { testHybrid(t, open(t), opts) })
 	t.Run("ScopeIsolation", func(t *testing.T) { testIsolation(t, open(t)) })
 	t.Run("HostileIDs", func(t *testing.T) { testHostileIDs(t, open(t), opts.HostileIDs) })
 	t.Run("Metadata", func(t *testing.T) { testMetadata(t, open(t)) })
