@@ -41,13 +41,16 @@ const metricKey = "metric_type"
 //     (Filter.Match), and a candidate it drops would still hold a rank in
 //     Milvus' fusion, pushing the others down;
 //   - a floor (MinScore) on a server that ignores the radius in a hybrid
-//     search (Milvus Lite), where a memory below it would hold a rank.
+//     search (Milvus Lite), where a memory below it would hold a rank;
+//   - a dense ranking weighted apart from BM25's (req.DenseWeight, set for
+//     the built-in embedders), which Milvus' RRF ranker cannot do.
 func (s *Store) hybridSearch(ctx context.Context, c client, req memory.SearchRequest, expr string, p plan) ([]memory.Hit, error) {
 	window := min(memory.FusionWindow(req.TopK), maxWindow)
 	s.mu.RLock()
 	rangeOK := s.rangeInHybrid
 	s.mu.RUnlock()
-	if !p.exact || (req.MinScore > 0 && !rangeOK) {
+	weighted := req.DenseWeight > 0 && req.DenseWeight != 1
+	if !p.exact || (req.MinScore > 0 && !rangeOK) || weighted {
 		dense, err := s.denseRanking(ctx, c, req, expr, p, window)
 		if err != nil {
 			return nil, err
@@ -56,7 +59,11 @@ func (s *Store) hybridSearch(ctx context.Context, c client, req memory.SearchReq
 		if err != nil {
 			return nil, err
 		}
-		return memory.Fuse(req.TopK, dense, lex), nil
+		w := req.DenseWeight
+		if w <= 0 {
+			w = 1
+		}
+		return memory.FuseWeighted(req.TopK, []float64{w, 1}, dense, lex), nil
 	}
 	// Every candidate of both rankings comes back (up to 2 windows), so
 	// that ties at the TopK-th place are broken here as memory.Fuse does.
