@@ -43,8 +43,14 @@ func (s *Store) connect(ctx context.Context) error {
 		s.setState(nil, fmt.Errorf("%w: %w", ErrUnavailable, err))
 		return err
 	}
+	version, err := c.GetServerVersion(pctx, milvusclient.NewGetServerVersionOption())
+	if err != nil {
+		s.log.Warn("milvus server version unknown; adds insert rather than upsert", "err", err)
+	}
+	s.upsertAdds.Store(upsertSound(version))
 	s.setState(c, nil)
-	s.log.Info("milvus store ready", "address", s.cfg.Address, "collection", s.cfg.Collection)
+	s.log.Info("milvus store ready", "address", s.cfg.Address, "collection", s.cfg.Collection,
+		"server_version", version, "upsert_adds", s.upsertAdds.Load())
 	return nil
 }
 
