@@ -9,7 +9,9 @@
 //  3. streaming: time to first byte, gaps between events, coalescing;
 //  4. learning: chat latency with learning on and off, writer throughput
 //     in raw mode, and the backlog when the store is slower than arrivals;
-//  5. retrieval quality on a generated labelled set, against exact search.
+//  5. retrieval quality on a generated labelled set, against exact search;
+//  6. peers: the LiteLLM proxy and the Portkey gateway, when installed,
+//     beside the sidecar and a bare reverse proxy (-litellm, -portkey).
 //
 // It builds and runs the real sidecar binary and the fake upstream as
 // processes of their own, prints each table as it goes, and writes the
@@ -70,6 +72,8 @@ type options struct {
 	sections           map[string]bool
 	keep               bool
 	profile            string
+	litellm, portkey   string
+	peerRates          []float64
 }
 
 func main() {
@@ -113,7 +117,7 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var o options
-	var rates, concs, sizes, sections, baselineEnv string
+	var rates, concs, sizes, sections, baselineEnv, peerRates string
 	fs.StringVar(&o.out, "out", "", "write the report here (e.g. BENCHMARKS.md); empty: stdout only")
 	fs.StringVar(&o.plot, "plot", "", "write the latency-vs-rate plot here (PNG)")
 	fs.StringVar(&o.command, "command", "", "the command to record in the report (default: this one)")
@@ -140,6 +144,9 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&sections, "sections", strings.Join(sectionNames, ","), "which tests to run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, data)")
 	fs.StringVar(&o.profile, "profile", "", "write CPU profiles of the sidecar under load to this directory (builds it with the pprof tag)")
+	fs.StringVar(&o.litellm, "litellm", "", "the LiteLLM proxy's litellm command, measured in the peers test (empty: not measured)")
+	fs.StringVar(&o.portkey, "portkey", "", "the Portkey gateway's build/start-server.js, run with node in the peers test (empty: not measured)")
+	fs.StringVar(&peerRates, "peer-rates", "25,100,500", "fixed rates (requests/s) of the peers test")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -178,6 +185,9 @@ func parseFlags(args []string) (options, error) {
 	if o.concs, err = ints(concs); err != nil {
 		return o, fmt.Errorf("-concurrency: %w", err)
 	}
+	if o.peerRates, err = floats(peerRates); err != nil {
+		return o, fmt.Errorf("-peer-rates: %w", err)
+	}
 	if o.sizes, err = ints(sizes); err != nil {
 		return o, fmt.Errorf("-sizes: %w", err)
 	}
@@ -213,7 +223,7 @@ func parseFlags(args []string) (options, error) {
 }
 
 // sectionNames are the tests, in the order they run.
-var sectionNames = []string{"passthrough", "stream", "memory", "learning", "writer", "quality"}
+var sectionNames = []string{"passthrough", "stream", "peers", "memory", "learning", "writer", "quality"}
 
 func floats(s string) ([]float64, error) {
 	var out []float64
@@ -331,6 +341,7 @@ func (b *bench) run() error {
 	steps := map[string]func() error{
 		"passthrough": b.passthrough,
 		"stream":      b.streaming,
+		"peers":       b.peers,
 		"memory":      b.memoryOn,
 		"learning":    b.learning,
 		"writer":      b.writer,
