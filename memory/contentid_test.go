@@ -50,7 +50,7 @@ func TestContentID(t *testing.T) {
 	if a, b := AddRecordID(id), AddRecordID(ContentID(sarah, "x", 0)); a == b || a == id {
 		t.Errorf("AddRecordID: %s and %s for two memories (memory %s)", a, b, id)
 	}
-	if AddRecordID(id) != AddRecordID(id) {
-		t.Error("AddRecordID is not a function of the memory id")
+	if again := AddRecordID(ContentID(sarah, "goal: half marathon by june.", 0)); again != AddRecordID(id) {
+		t.Errorf("AddRecordID of the same memory: %s, then %s", AddRecordID(id), again)
 	}
 }
