@@ -18,6 +18,9 @@ type spec struct {
 	header http.Header
 	body   []byte
 	stream bool
+	// expect, when set, must appear in the answer: a proxy that answers
+	// 200 with something else has not done its job.
+	expect []byte
 }
 
 // A gen makes the i-th request of a run.
@@ -33,6 +36,7 @@ type sample struct {
 	ttfb   time.Duration // to the response headers; for a stream, to its first event
 	status int
 	err    bool
+	wrong  bool // answered, but without the upstream's answer (spec.expect)
 
 	// The sidecar's headers.
 	timing   string // Server-Timing
@@ -48,7 +52,7 @@ type sample struct {
 	gaps      []time.Duration
 }
 
-func (s sample) ok() bool { return !s.err && s.status == http.StatusOK }
+func (s sample) ok() bool { return !s.err && !s.wrong && s.status == http.StatusOK }
 
 // newClient returns the load generator's client: keep-alive with a large
 // pool, no proxy (only loopback is ever dialled), no compression.
@@ -93,12 +97,19 @@ func do(c *http.Client, base string, sp spec, t time.Time) sample {
 	s.learning = res.Header.Get("X-Memory-Learning")
 	s.injected = res.Header.Get("X-Memory-Injected")
 	if !sp.stream {
-		if _, err := io.Copy(io.Discard, res.Body); err != nil {
-			s.err = true
+		if sp.expect == nil {
+			if _, err := io.Copy(io.Discard, res.Body); err != nil {
+				s.err = true
+			}
+		} else {
+			b, err := io.ReadAll(res.Body)
+			s.err = err != nil
+			s.wrong = !bytes.Contains(b, sp.expect)
 		}
 		s.lat = time.Since(t)
 		return s
 	}
+	found := sp.expect == nil
 	// A stream: count the events each read completes. An event ends with
 	// a blank line ("\n\n"); more than one in a read means they arrived
 	// together.
@@ -110,6 +121,7 @@ func do(c *http.Client, base string, sp spec, t time.Time) sample {
 	for {
 		n, err := res.Body.Read(buf)
 		if n > 0 {
+			found = found || bytes.Contains(buf[:n], sp.expect)
 			now := time.Now()
 			var done int
 			done, prevNL = eventEnds(buf[:n], prevNL)
@@ -133,6 +145,7 @@ func do(c *http.Client, base string, sp spec, t time.Time) sample {
 		}
 	}
 	s.lat = time.Since(t)
+	s.wrong = !found
 	return s
 }
 

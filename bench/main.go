@@ -14,6 +14,8 @@
 //     default embedder and with all-MiniLM-L6-v2 (the testdata/minilm
 //     fixture, -minilm-python), on the embedded store and Milvus Lite
 //     (-milvus-lite), beside BM25, exact dense and RRF baselines.
+//  7. peers: the LiteLLM proxy and the Portkey gateway, when installed,
+//     beside the sidecar and a bare reverse proxy (-litellm, -portkey).
 //
 // It builds and runs the real sidecar binary and the fake upstream as
 // processes of their own, prints each table as it goes, and writes the
@@ -79,6 +81,8 @@ type options struct {
 	locomoCaptions     bool
 	milvusLite         string
 	minilmPython       string
+	litellm, portkey   string
+	peerRates          []float64
 }
 
 func main() {
@@ -122,7 +126,7 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var o options
-	var rates, concs, sizes, sections, baselineEnv string
+	var rates, concs, sizes, sections, baselineEnv, peerRates string
 	fs.StringVar(&o.out, "out", "", "write the report here (e.g. BENCHMARKS.md); empty: stdout only")
 	fs.StringVar(&o.plot, "plot", "", "write the latency-vs-rate plot here (PNG)")
 	fs.StringVar(&o.command, "command", "", "the command to record in the report (default: this one)")
@@ -154,6 +158,9 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.locomoCaptions, "locomo-captions", false, "store a photo's caption with the turn that shares it")
 	fs.StringVar(&o.milvusLite, "milvus-lite", os.Getenv("MEMPROXY_TEST_MILVUS_LITE"), "a Milvus Lite server on loopback (host:port) for the locomo test; empty: its Milvus rows are skipped")
 	fs.StringVar(&o.minilmPython, "minilm-python", os.Getenv("MEMPROXY_TEST_MINILM_PYTHON"), "the Python of the MiniLM fixture's venv (scripts/test.sh makes .venv-minilm)")
+	fs.StringVar(&o.litellm, "litellm", "", "the LiteLLM proxy's litellm command, measured in the peers test (empty: not measured)")
+	fs.StringVar(&o.portkey, "portkey", "", "the Portkey gateway's build/start-server.js, run with node in the peers test (empty: not measured)")
+	fs.StringVar(&peerRates, "peer-rates", "25,100,500", "fixed rates (requests/s) of the peers test")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -191,6 +198,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.concs, err = ints(concs); err != nil {
 		return o, fmt.Errorf("-concurrency: %w", err)
+	}
+	if o.peerRates, err = floats(peerRates); err != nil {
+		return o, fmt.Errorf("-peer-rates: %w", err)
 	}
 	if o.sizes, err = ints(sizes); err != nil {
 		return o, fmt.Errorf("-sizes: %w", err)
@@ -235,7 +245,7 @@ func parseFlags(args []string) (options, error) {
 }
 
 // sectionNames are the tests, in the order they run.
-var sectionNames = []string{"passthrough", "stream", "memory", "learning", "writer", "quality", "locomo"}
+var sectionNames = []string{"passthrough", "stream", "peers", "memory", "learning", "writer", "quality", "locomo"}
 
 func floats(s string) ([]float64, error) {
 	var out []float64
@@ -353,6 +363,7 @@ func (b *bench) run() error {
 	steps := map[string]func() error{
 		"passthrough": b.passthrough,
 		"stream":      b.streaming,
+		"peers":       b.peers,
 		"memory":      b.memoryOn,
 		"learning":    b.learning,
 		"writer":      b.writer,

@@ -108,6 +108,9 @@ type Recall struct {
 	// Timeout is the latency budget: past it, the request goes upstream
 	// without memories.
 	Timeout Duration `yaml:"timeout"`
+	// Breaker skips recall while the store keeps running out of the
+	// budget (see Breaker).
+	Breaker Breaker `yaml:"breaker"`
 }
 
 // Learn configures learning from turns.
@@ -183,7 +186,7 @@ func Default() Config {
 			RunHeaders:   []string{"X-Memory-Run-Id"},
 			ModeHeaders:  []string{"X-Memory-Mode"},
 		},
-		Recall: Recall{Timeout: Duration(150 * time.Millisecond)},
+		Recall: Recall{Timeout: Duration(150 * time.Millisecond), Breaker: defaultBreaker()},
 		Learn: Learn{
 			Enabled: true, Mode: "raw", QueueSize: 10000, Workers: 2, MaxAttempts: 12,
 			DrainTimeout: Duration(10 * time.Second), DupThreshold: 0.95, OutboxOnCorrupt: "quarantine",
@@ -293,6 +296,11 @@ var settings = []setting{
 	{"MEMPROXY_MODE_HEADERS", "identity.mode_headers", list(func(c *Config) *[]string { return &c.Identity.ModeHeaders })},
 	{"MEMPROXY_IDENTITY_FROM_BODY", "identity.from_body", boolean(func(c *Config) *bool { return &c.Identity.FromBody })},
 	{"MEMPROXY_RECALL_TIMEOUT", "recall.timeout", duration(func(c *Config) *Duration { return &c.Recall.Timeout })},
+	{"MEMPROXY_RECALL_BREAKER", "recall.breaker.enabled", boolean(func(c *Config) *bool { return &c.Recall.Breaker.Enabled })},
+	{"MEMPROXY_RECALL_BREAKER_WINDOW", "recall.breaker.window", duration(func(c *Config) *Duration { return &c.Recall.Breaker.Window })},
+	{"MEMPROXY_RECALL_BREAKER_MIN_RECALLS", "recall.breaker.min_recalls", integer(func(c *Config) *int { return &c.Recall.Breaker.MinRecalls })},
+	{"MEMPROXY_RECALL_BREAKER_FAILURE_RATIO", "recall.breaker.failure_ratio", float(func(c *Config) *float64 { return &c.Recall.Breaker.FailureRatio })},
+	{"MEMPROXY_RECALL_BREAKER_COOL_DOWN", "recall.breaker.cool_down", duration(func(c *Config) *Duration { return &c.Recall.Breaker.CoolDown })},
 	{"MEMPROXY_LEARN", "learn.enabled", boolean(func(c *Config) *bool { return &c.Learn.Enabled })},
 	{"MEMPROXY_LEARN_MODE", "learn.mode", str(func(c *Config) *string { return &c.Learn.Mode })},
 	{"MEMPROXY_LEARN_QUEUE_SIZE", "learn.queue_size", integer(func(c *Config) *int { return &c.Learn.QueueSize })},
@@ -488,6 +496,9 @@ func (c *Config) Validate() error {
 	}
 	if t := time.Duration(c.Recall.Timeout); t <= 0 || t > time.Minute {
 		return bad("recall.timeout", "%v is out of range (more than 0, at most 1m)", t)
+	}
+	if err := c.Recall.Breaker.validate(bad); err != nil {
+		return err
 	}
 	switch c.Learn.Mode {
 	case "raw":

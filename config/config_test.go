@@ -48,6 +48,8 @@ identity:
   from_body: true
 recall:
   timeout: 250ms
+  breaker:
+    min_recalls: 40
 `
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
@@ -75,6 +77,9 @@ recall:
 		{"agent headers (default kept)", strings.Join(c.Identity.AgentHeaders, "|"), "X-Memory-Agent-Id"},
 		{"from body", c.Identity.FromBody, true},
 		{"recall timeout (env over file)", time.Duration(c.Recall.Timeout), 90 * time.Millisecond},
+		{"breaker min recalls (file)", c.Recall.Breaker.MinRecalls, 40},
+		{"breaker window (default kept)", time.Duration(c.Recall.Breaker.Window), 10 * time.Second},
+		{"breaker on by default", c.Recall.Breaker.Enabled, true},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -103,6 +108,10 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		{map[string]string{"MEMPROXY_AGENT_ID_HEADERS": "x-memory-user-id"}, "MEMPROXY_AGENT_ID_HEADERS"},
 		{map[string]string{"MEMPROXY_RECALL_TIMEOUT": "fast"}, "MEMPROXY_RECALL_TIMEOUT"},
 		{map[string]string{"MEMPROXY_RECALL_TIMEOUT": "0s"}, "MEMPROXY_RECALL_TIMEOUT"},
+		{map[string]string{"MEMPROXY_RECALL_BREAKER_FAILURE_RATIO": "1.5"}, "MEMPROXY_RECALL_BREAKER_FAILURE_RATIO"},
+		{map[string]string{"MEMPROXY_RECALL_BREAKER_MIN_RECALLS": "0"}, "MEMPROXY_RECALL_BREAKER_MIN_RECALLS"},
+		{map[string]string{"MEMPROXY_RECALL_BREAKER_WINDOW": "10ms"}, "MEMPROXY_RECALL_BREAKER_WINDOW"},
+		{map[string]string{"MEMPROXY_RECALL_BREAKER_COOL_DOWN": "soon"}, "MEMPROXY_RECALL_BREAKER_COOL_DOWN"},
 		{map[string]string{"MEMPROXY_LEARN": "maybe"}, "MEMPROXY_LEARN"},
 		{map[string]string{"MEMPROXY_LEARN_MODE": "magic"}, "MEMPROXY_LEARN_MODE"},
 		{map[string]string{"MEMPROXY_LEARN_WORKERS": "0"}, "MEMPROXY_LEARN_WORKERS"},

@@ -43,6 +43,13 @@ func buildBinary(t *testing.T) string {
 
 func startProcess(t *testing.T, bin string, env map[string]string) *process {
 	t.Helper()
+	return startProcessWithin(t, bin, env, 20*time.Second)
+}
+
+// startProcessWithin is startProcess for a sidecar that may take up to
+// limit to listen (one that first prepares its Milvus collection).
+func startProcessWithin(t *testing.T, bin string, env map[string]string, limit time.Duration) *process {
+	t.Helper()
 	addr := freeAddr(t)
 	p := &process{t: t, url: "http://" + addr, log: &syncBuffer{}}
 	p.cmd = exec.Command(bin)
@@ -62,7 +69,7 @@ func startProcess(t *testing.T, bin string, env map[string]string) *process {
 		}
 	})
 	var err error
-	if !waitFor(20*time.Second, func() bool {
+	if !waitFor(limit, func() bool {
 		var resp *http.Response
 		if resp, err = http.Get(p.url + "/healthz"); err == nil {
 			resp.Body.Close()

@@ -206,6 +206,14 @@ func (s *Server) remember(c *gin.Context, st *reqState, a api, body []byte, id m
 	}
 	recent := pol.Recall.Order == policies.OrderRecency
 	start := time.Now()
+	ok, probe := s.breaker.allow()
+	if !ok {
+		// The store has not answered in time lately: the request pays
+		// nothing for memories it would not get.
+		st.timing = "recall;dur=0"
+		s.opts.Metrics.recalled("failed_breaker", 0, 0, 0)
+		return body, "failed-open: breaker", 0
+	}
 	ctx, span := s.startSpan(c.Request.Context(), "memproxy.recall")
 	rec, err := s.recall(ctx, memory.RecallRequest{
 		Identity:     id,
@@ -217,6 +225,7 @@ func (s *Server) remember(c *gin.Context, st *reqState, a api, body []byte, id m
 
 		ShareRelationships: pol.Recall.ShareRelationships,
 	})
+	s.breaker.record(probe, outcomeOf(c.Request.Context(), err))
 	st.timing = fmt.Sprintf("embed;dur=%.3f, search;dur=%.3f", ms(rec.EmbedTime), ms(rec.SearchTime))
 	if err != nil {
 		reason := failReason(err)
@@ -287,6 +296,21 @@ func (s *Server) recall(ctx context.Context, req memory.RecallRequest) (memory.R
 	case <-ctx.Done():
 		return memory.Recalled{}, ctx.Err()
 	}
+}
+
+// outcomeOf says what a recall's error tells the breaker: a recall that
+// ran out of its budget counts against the store, one that the client
+// abandoned says nothing, and any other answer came in time.
+func outcomeOf(ctx context.Context, err error) recallOutcome {
+	switch {
+	case err == nil:
+		return recallInTime
+	case ctx.Err() != nil:
+		return recallNoVerdict
+	case errors.Is(err, context.DeadlineExceeded):
+		return recallTimedOut
+	}
+	return recallInTime
 }
 
 // learnReason names why a turn cannot be queued, for X-Memory-Learning.

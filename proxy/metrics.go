@@ -20,6 +20,8 @@ type Metrics struct {
 	learning *prometheus.CounterVec
 	statuses *prometheus.CounterVec
 	usage    *prometheus.CounterVec
+	breaker  *prometheus.GaugeVec
+	trips    *prometheus.CounterVec
 }
 
 // Latency buckets from 100µs to 60s: the sidecar's own work is sub-ms, an
@@ -65,8 +67,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		usage: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "memproxy_token_usage_total", Help: "Tokens the upstream counted in chat answers (usage), by the model that answered and type (input, output).",
 		}, []string{"model", "type"}),
+		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "memproxy_recall_breaker_state", Help: "The recall breaker's state: 1 for the state it is in (closed, open, half-open), 0 for the others.",
+		}, []string{"state"}),
+		trips: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "memproxy_recall_breaker_transitions_total", Help: "Changes of the recall breaker's state, by the state entered.",
+		}, []string{"to"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.added, m.upstream, m.recall, m.injected, m.tokens, m.learning, m.statuses, m.usage)
+	reg.MustRegister(m.requests, m.duration, m.added, m.upstream, m.recall, m.injected, m.tokens, m.learning, m.statuses, m.usage, m.breaker, m.trips)
 	return m
 }
 
@@ -131,5 +139,28 @@ func (m *Metrics) recalled(outcome string, d time.Duration, injected, tokens int
 func (m *Metrics) learned(outcome string) {
 	if m != nil {
 		m.learning.WithLabelValues(outcome).Inc()
+	}
+}
+
+// breakerChanged records the recall breaker's change to state s.
+func (m *Metrics) breakerChanged(s breakerState) {
+	if m == nil {
+		return
+	}
+	m.breakerIs(s)
+	m.trips.WithLabelValues(s.String()).Inc()
+}
+
+// breakerIs sets the recall breaker's state gauge to s.
+func (m *Metrics) breakerIs(s breakerState) {
+	if m == nil {
+		return
+	}
+	for _, o := range []breakerState{breakerClosed, breakerOpen, breakerHalfOpen} {
+		v := 0.0
+		if o == s {
+			v = 1
+		}
+		m.breaker.WithLabelValues(o.String()).Set(v)
 	}
 }

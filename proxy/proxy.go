@@ -119,6 +119,9 @@ type Options struct {
 
 	// RecallTimeout is the latency budget of recall.
 	RecallTimeout time.Duration
+	// Breaker configures the recall breaker; its zero value is the
+	// documented defaults.
+	Breaker BreakerOptions
 	// MaxBodyBytes bounds the body of a chat request.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
@@ -143,6 +146,8 @@ type Server struct {
 	// tokens remembers the token counts of memory texts, by encoding: the
 	// tokenizer costs microseconds per line, a look-up nanoseconds.
 	tokens *lru.Cache[tokenKey, int]
+	// breaker skips recall while the store cannot answer in time.
+	breaker *breaker
 }
 
 // A tokenKey is a text counted in an encoding.
@@ -241,6 +246,8 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, log: opts.Logger, identity: newIdentityReader(opts.Identity), limits: newLimiter(opts.MaxConcurrentPerUser)}
 	s.flags, _ = lru.New[string, bool](flagCacheSize) // fails only for a size <= 0
 	s.tokens, _ = lru.New[tokenKey, int](flagCacheSize)
+	s.breaker = newBreaker(opts.Breaker, opts.Now, opts.Metrics.breakerChanged)
+	opts.Metrics.breakerIs(breakerClosed)
 	if opts.API != nil {
 		s.memoryKeys = newKeyHolder(opts.API.Keys())
 	}
@@ -374,6 +381,13 @@ func (s *Server) readyz(c *gin.Context) {
 			outbox["corrupt"], degraded = st.Corrupt, true
 		}
 		body["outbox"] = outbox
+	}
+	if !s.opts.Breaker.Disabled {
+		body["recall_breaker"] = s.breaker.report()
+		if !s.breaker.isClosed() {
+			// Chat is answered without memories while it is open.
+			degraded = true
+		}
 	}
 	code := http.StatusOK
 	if degraded {

@@ -170,11 +170,18 @@ func run(ctx context.Context, getenv func(string) string, unknown []config.Unkno
 		IdentitySecret:       []byte(cfg.Auth.IdentitySecret),
 		MaxConcurrentPerUser: cfg.Limits.MaxConcurrentPerUser,
 		RecallTimeout:        time.Duration(cfg.Recall.Timeout),
-		Metrics:              proxy.NewMetrics(reg),
-		Tracer:               tracing.Tracer,
-		MetricsHandler:       promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		MaxBodyBytes:         cfg.Limits.MaxBodyBytes,
-		Logger:               log,
+		Breaker: proxy.BreakerOptions{
+			Disabled:     !cfg.Recall.Breaker.Enabled,
+			Window:       time.Duration(cfg.Recall.Breaker.Window),
+			MinRecalls:   cfg.Recall.Breaker.MinRecalls,
+			FailureRatio: cfg.Recall.Breaker.FailureRatio,
+			CoolDown:     time.Duration(cfg.Recall.Breaker.CoolDown),
+		},
+		Metrics:        proxy.NewMetrics(reg),
+		Tracer:         tracing.Tracer,
+		MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
+		Logger:         log,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -140,9 +140,11 @@ type write struct {
 	// actor is the user whose turn the write comes from, for the history:
 	// a persona learned from chat has no user in its scope.
 	actor string
-	// idSeed, when set, makes memory and history ids functions of it and
-	// the content, so that applying the same write twice (a replayed turn)
-	// writes the same records once.
+	// idSeed, when set, makes the ids of update and delete records
+	// functions of it and the content, so that applying the same write
+	// twice (a replayed turn) records them once. Memory ids and the ids of
+	// their ADD records are functions of the content whatever the seed
+	// (see contentID).
 	idSeed string
 	// decider, when set, decides updates and deletes; without it a new
 	// fact is added unless it duplicates a stored one.
@@ -264,8 +266,12 @@ func (s *Service) apply(ctx context.Context, w write, ds []Decision, existing []
 		history []memory.HistoryRecord
 	)
 	record := func(m memory.Memory, event, oldText, newText string) {
+		id := s.id(w, "history", m.ID, event, newText)
+		if event == memory.EventAdd {
+			id = memory.AddRecordID(m.ID)
+		}
 		history = append(history, memory.HistoryRecord{
-			ID: s.id(w, "history", m.ID, event, newText), MemoryID: m.ID, Event: event,
+			ID: id, MemoryID: m.ID, Event: event,
 			OldText: oldText, NewText: newText, UserID: m.UserID, AgentID: m.AgentID, RunID: m.RunID, AppID: m.AppID,
 			RequestID: w.requestID, ActorID: w.actor, CreatedAt: now,
 		})
@@ -281,9 +287,24 @@ func (s *Service) apply(ctx context.Context, w write, ds []Decision, existing []
 		vecOf[text] = vs[0]
 		return vs[0], nil
 	}
+	added := map[string]bool{}
 	for _, d := range ds {
 		switch d.Event {
 		case memory.EventAdd:
+			id, there, err := s.contentID(ctx, w.scope, d.Text)
+			if err != nil {
+				return nil, err
+			}
+			if there != nil || added[id] {
+				// Already stored (another sidecar, an earlier write, or
+				// this one): the same fact in the same scope is one memory.
+				if there == nil {
+					there = &memory.Memory{ID: id, Text: d.Text}
+				}
+				events = append(events, memory.Event{ID: there.ID, Text: there.Text, Kind: memory.EventNone})
+				continue
+			}
+			added[id] = true
 			v, err := embed(d.Text)
 			if err != nil {
 				return nil, err
@@ -293,7 +314,7 @@ func (s *Service) apply(ctx context.Context, w write, ds []Decision, existing []
 				cats = []string{category[d.Text]}
 			}
 			m := memory.Memory{
-				ID: s.id(w, "memory", d.Text), Text: d.Text, Hash: memory.Hash(d.Text),
+				ID: id, Text: d.Text, Hash: memory.Hash(d.Text),
 				UserID: w.scope.UserID, AgentID: w.scope.AgentID, RunID: w.scope.RunID, AppID: w.scope.AppID,
 				Metadata: maps.Clone(w.metadata), Categories: cats,
 				CreatedAt: now, UpdatedAt: now, ExpiresAt: w.expires, Vector: v,
@@ -333,10 +354,12 @@ func (s *Service) apply(ctx context.Context, w write, ds []Decision, existing []
 	}
 	if len(adds) > 0 {
 		if err := s.Store.Add(ctx, adds...); err != nil {
-			if !errors.Is(err, memory.ErrExists) || w.idSeed == "" {
+			if !errors.Is(err, memory.ErrExists) {
 				return nil, fmt.Errorf("storing %d memories: %w", len(adds), err)
 			}
-			// A replayed write: add one by one what is not there yet.
+			// A replayed write, or another sidecar adding the same fact
+			// meanwhile (the same content id): add one by one what is not
+			// there yet.
 			for _, m := range adds {
 				if err := s.Store.Add(ctx, m); err != nil && !errors.Is(err, memory.ErrExists) {
 					return nil, fmt.Errorf("storing memory %s: %w", m.ID, err)
@@ -356,6 +379,34 @@ func (s *Service) apply(ctx context.Context, w write, ds []Decision, existing []
 		}
 	}
 	return events, nil
+}
+
+// maxContentSlots bounds the ids tried for one fact (see
+// memory.ContentID): past them, the fact's every slot holds a memory
+// edited to say something else, and the fact gets a random id.
+const maxContentSlots = 8
+
+// contentID returns the id under which text is to be added in scope: the
+// first of its content ids (memory.ContentID) that is free, or, with the
+// memory, the one that already holds the text. The id depends on nothing
+// but the scope and the text, so that sidecars adding the same fact at
+// once write the same row, and a replayed write finds its own.
+func (s *Service) contentID(ctx context.Context, scope memory.Scope, text string) (string, *memory.Memory, error) {
+	h := memory.Hash(text)
+	for slot := range maxContentSlots {
+		id := memory.ContentID(scope, text, slot)
+		m, err := s.Store.Get(ctx, id)
+		if errors.Is(err, memory.ErrNotFound) {
+			return id, nil, nil
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("%w: reading memory %s: %w", memory.ErrSearch, id, err)
+		}
+		if m.Hash == h {
+			return id, &m, nil
+		}
+	}
+	return memory.NewID(), nil, nil
 }
 
 // id returns a new random id, or, for a write with an id seed, one derived

@@ -530,6 +530,9 @@ func TestLLMDeleteAndNone(t *testing.T) {
 		ctx := context.Background()
 		h.writer.Apply(ctx, []learn.Turn{turn("req_1", "sarah", "", "I'm vegetarian.")})
 		ms, _ := h.store.List(ctx, memory.UserFilter("sarah"), memory.Page{})
+		// The bubble's clock: the DELETE is recorded after the ADD, not at
+		// the same instant (where the records' order is their ids').
+		time.Sleep(time.Second)
 		h.writer.Apply(ctx, []learn.Turn{turn("req_2", "sarah", "", "I eat fish now.")})
 		if n := count(t, h.store, memory.UserFilter("sarah")); n != 0 {
 			t.Errorf("after DELETE: %d memories", n)

@@ -59,8 +59,10 @@ func (s *Store) connect(ctx context.Context) error {
 		return err
 	}
 	s.setRetrieval(denseOnly, rangeInHybrid(version))
+	s.upsertAdds.Store(upsertSound(version))
 	s.setState(c, nil)
-	s.log.Info("milvus store ready", "address", s.cfg.Address, "collection", s.cfg.Collection, "hybrid", denseOnly == nil)
+	s.log.Info("milvus store ready", "address", s.cfg.Address, "collection", s.cfg.Collection, "hybrid", denseOnly == nil,
+		"server_version", version, "upsert_adds", s.upsertAdds.Load())
 	return nil
 }
 

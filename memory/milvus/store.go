@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
@@ -91,20 +92,26 @@ type Store struct {
 	// are atomic against each other; writes to other ids go on in
 	// parallel (see idLocks).
 	//
-	// Nothing locks an id across sidecars: Milvus has no conditional
-	// insert. Ids the memory API makes are random UUIDs and never meet.
-	// Ids the writer derives from a turn (Service.id) meet only when one
-	// turn is written twice at once, which is rare: an outbox is locked
-	// to one process, so it takes a write whose insert landed after its
-	// caller gave up on it while the retry checked the id, or one
-	// outbox drained by two sidecars. The id is then stored twice,
-	// which costs little: queries and searches return one row per
-	// primary key (Milvus 2.3 and Lite alike), Update and Delete remove
-	// every row of the id, and only Count, which is native, counts both
-	// until then.
+	// Nothing locks an id across sidecars: Milvus has no transactions and
+	// no conditional insert. Sidecars meet on an id when they add the same
+	// fact to the same scope at once, since memory ids are functions of
+	// scope and content (memory.ContentID); both then passed the check of
+	// existing ids. Where the server's upsert is sound (upsertAdds), Add
+	// upserts: the two writes of the same row leave one row, whichever
+	// lands last, on one server or a cluster alike (rows of one primary
+	// key go to one shard, in timestamp order). Where it is not (Milvus
+	// before 2.3.11 routes an upsert by the wrong partition key), Add
+	// inserts, and the id is then stored twice, which costs little:
+	// queries and searches return one row per primary key (Milvus 2.3 and
+	// Lite alike), Update and Delete remove every row of the id, and only
+	// Count, which is native, counts both until then.
 	locks idLocks
 
 	pages pageSizes // how listings read
+
+	// upsertAdds says whether Add upserts (see locks); set at connect
+	// from the server's version.
+	upsertAdds atomic.Bool
 
 	mu    sync.RWMutex
 	cli   client // nil while disconnected

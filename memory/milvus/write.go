@@ -48,10 +48,41 @@ func (s *Store) Add(ctx context.Context, ms ...memory.Memory) error {
 	if len(existing) > 0 {
 		return fmt.Errorf("milvus store: memory %s: %w", existing[0], memory.ErrExists)
 	}
-	if _, err := c.Insert(ctx, milvusclient.NewColumnBasedInsertOption(s.cfg.Collection, cols...)); err != nil {
+	// Another sidecar may be adding the same ids now (see Store.locks):
+	// an upsert leaves one row of each however the two interleave.
+	opt := milvusclient.NewColumnBasedInsertOption(s.cfg.Collection, cols...)
+	if s.upsertAdds.Load() {
+		_, err = c.Upsert(ctx, opt)
+	} else {
+		_, err = c.Insert(ctx, opt)
+	}
+	if err != nil {
 		return s.failed(ctx, fmt.Sprintf("adding %d memories", len(ms)), err)
 	}
 	return nil
+}
+
+// upsertSound reports whether a server of version v (as GetServerVersion
+// says it: "v2.4.5", "milvus_lite-3.2.2") upserts rows of a collection with
+// a partition key into the right partition. Milvus before 2.3.11 computed
+// the partition of an upserted row from the wrong field, so that filters on
+// the key no longer found it (milvus-io/milvus#30607). Unknown versions
+// are taken as unsound: Add then inserts, as it always did.
+func upsertSound(v string) bool {
+	if strings.HasPrefix(v, "milvus_lite-") {
+		return true
+	}
+	var major, minor, patch int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(v, "v"), "%d.%d.%d", &major, &minor, &patch); err != nil {
+		return false
+	}
+	switch {
+	case major != 2:
+		return major > 2
+	case minor != 3:
+		return minor > 3
+	}
+	return patch >= 11
 }
 
 // existing returns which of ids are stored, expired or not.

@@ -263,3 +263,14 @@ func TestRetrySchedule(t *testing.T) {
 		}
 	})
 }
+
+func TestUpsertSound(t *testing.T) {
+	for v, want := range map[string]bool{
+		"v2.3.5": false, "v2.3.10": false, "v2.3.11": true, "v2.4.0": true, "v2.5.12": true, "2.6.0": true,
+		"v2.2.16": false, "milvus_lite-3.2.2": true, "": false, "unknown": false, "v3.0.0": true,
+	} {
+		if got := upsertSound(v); got != want {
+			t.Errorf("upsertSound(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
