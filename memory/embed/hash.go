@@ -36,9 +36,9 @@ func (e *Hash) Name() string    { return "hash-v1" }
 func (e *Hash) RelevanceFloor() float64 { return 0.15 }
 
 // FusionWeight is the weight of the hash embedder's ranking when fused
-// with BM25's: a half, as for the static embedder. Both signals count
-// words; the hash one without knowing which words are rare.
-func (e *Hash) FusionWeight() float64 { return 0.5 }
+// with BM25's: 0.3, as for the static embedder. Both signals count words;
+// the hash one without knowing which words are rare.
+func (e *Hash) FusionWeight() float64 { return 0.3 }
 
 func (e *Hash) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	out := make([][]float32, len(texts))

@@ -50,11 +50,7 @@ func (s *Store) Search(ctx context.Context, req memory.SearchRequest) ([]memory.
 			lex.offer(m, score)
 		}
 	})
-	w := req.DenseWeight
-	if w <= 0 {
-		w = 1
-	}
-	return memory.FuseWeighted(req.TopK, []float64{w, 1}, dense.hits(), lex.hits()), nil
+	return memory.FuseSearch(req, dense.hits(), lex.hits()), nil
 }
 
 // scope returns the term indexes of the users f can reach: BM25's

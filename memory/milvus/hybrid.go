@@ -59,11 +59,7 @@ func (s *Store) hybridSearch(ctx context.Context, c client, req memory.SearchReq
 		if err != nil {
 			return nil, err
 		}
-		w := req.DenseWeight
-		if w <= 0 {
-			w = 1
-		}
-		return memory.FuseWeighted(req.TopK, []float64{w, 1}, dense, lex), nil
+		return memory.FuseSearch(req, dense, lex), nil
 	}
 	// Every candidate of both rankings comes back (up to 2 windows), so
 	// that ties at the TopK-th place are broken here as memory.Fuse does.
