@@ -83,7 +83,13 @@ export MEMPROXY_TEST_PYTHON="$PWD/.venv-test/bin/python"
 export MEMPROXY_TEST_PYTHON_MEM0_1="$PWD/.venv-mem0-1/bin/python"
 export MEMPROXY_TEST_MINILM_PYTHON="$PWD/.venv-minilm/bin/python"
 export MEMPROXY_TEST_MINILM_SERVER="$PWD/testdata/minilm/server.py"
-go test -race -count=1 -timeout 20m ./...
+go test -race -count=1 -timeout 30m ./...
+
+# The quality corpora pass above; here they print their figures (learn or
+# not, scope, categories, redaction look-alikes, token budgets, LoCoMo).
+step "the corpora's figures"
+go test -count=1 -run '^(TestCorpus|TestLocomoRecallNotBelowBM25$)' -v ./policies ./injector ./memory/learn ./bench |
+	grep -vE '^(=== (RUN|PAUSE|CONT)|--- PASS)'
 
 # Fuzz the parsers that take untrusted bytes, for a bounded time each. A
 # crasher fails the run; `go test` saves it under testdata/fuzz, where it
