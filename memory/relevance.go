@@ -13,7 +13,7 @@ type RelevanceFloorer interface {
 }
 
 // RelevanceFloor is e's relevance floor: what a layer's MinScore of 0
-// means. A memory enters the vector ranking of a search only at this
+// means (the built-in embedders have none: see their RelevanceFloor). A memory enters the vector ranking of a search only at this
 // similarity or above, and the BM25 ranking only if it shares a term with
 // the query; a message unrelated to every memory recalls none.
 func RelevanceFloor(e Embedder) float64 {

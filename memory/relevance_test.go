@@ -9,11 +9,12 @@ import (
 	"github.com/memproxy/memproxy/memory/learn"
 )
 
-// TestRelevanceFloor: with the default limits (MinScore 0, the
-// embedder's floor), a message unrelated to every memory recalls none,
-// and a related one recalls what it is about, by words or by meaning.
+// TestRelevanceFloor: with a floor (a policy's min_score), a message
+// unrelated to every memory recalls none, and a related one recalls what
+// it is about, by words or by meaning. Without one (the built-in
+// embedders' default), the best memories come whatever the message.
 func TestRelevanceFloor(t *testing.T) {
-	for _, e := range []memory.Embedder{embed.NewStatic(), embed.NewHash(0)} {
+	for e, floor := range map[memory.Embedder]float64{embed.NewStatic(): 0.35, embed.NewHash(0): 0.15} {
 		t.Run(e.Name(), func(t *testing.T) {
 			st := newStore(t, e)
 			svc := &learn.Service{Store: st, Embedder: e}
@@ -30,13 +31,14 @@ func TestRelevanceFloor(t *testing.T) {
 				}
 			}
 			r := &memory.Retriever{Store: st, Embedder: e}
-			recall := func(q string) []memory.Hit {
-				rec, err := r.Recall(ctx, memory.RecallRequest{Identity: memory.Identity{UserID: "sarah"}, Query: q, User: memory.Limits{TopK: 5}})
+			recallWith := func(q string, minScore float64) []memory.Hit {
+				rec, err := r.Recall(ctx, memory.RecallRequest{Identity: memory.Identity{UserID: "sarah"}, Query: q, User: memory.Limits{TopK: 5, MinScore: minScore}})
 				if err != nil {
 					t.Fatal(err)
 				}
 				return rec.User
 			}
+			recall := func(q string) []memory.Hit { return recallWith(q, floor) }
 			for _, q := range []string{
 				"What is the capital of Australia?",
 				"Explain quantum computing in simple terms",
@@ -49,6 +51,12 @@ func TestRelevanceFloor(t *testing.T) {
 			}
 			if hs := recall("How should I rest my ankle?"); len(hs) == 0 || hs[0].Text != "Sarah twisted her ankle last week" {
 				t.Errorf("a question about her ankle recalled %v", hs)
+			}
+			if memory.RelevanceFloor(e) != 0 {
+				t.Errorf("built-in floor %v, want none", memory.RelevanceFloor(e))
+			}
+			if hs := recallWith("What is the capital of Australia?", 0); len(hs) != 5 {
+				t.Errorf("no floor: recalled %d, want the 5 best", len(hs))
 			}
 		})
 	}

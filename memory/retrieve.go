@@ -22,7 +22,8 @@ type Limits struct {
 	TopK int
 	// MinScore is the least similarity for a memory to be recalled by
 	// meaning (one that shares a word with the query is recalled by its
-	// words); 0 means the embedder's RelevanceFloor, below 0 no floor.
+	// words); 0 means the embedder's RelevanceFloor (no floor for the
+	// persona), below 0 no floor.
 	MinScore float64
 	// Recent recalls the layer's newest memories instead of the ones most
 	// similar to the query (MinScore does not apply).
@@ -177,7 +178,10 @@ func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, er
 				return
 			}
 			minScore := l.limits.MinScore
-			if minScore == 0 {
+			if minScore == 0 && l.dst != &out.Persona {
+				// The persona is who the agent is on every turn: its best
+				// memories come whatever the message, unless a policy
+				// sets a floor for it.
 				minScore = RelevanceFloor(r.Embedder)
 			}
 			*l.dst, errs[i] = r.Store.Search(ctx, SearchRequest{

@@ -31,9 +31,11 @@ func NewHash(dims int) *Hash {
 func (e *Hash) Dimensions() int { return e.dims }
 func (e *Hash) Name() string    { return "hash-v1" }
 
-// RelevanceFloor is the similarity below which two texts are unrelated
-// for the hash embedder: colliding features alone give up to about 0.13.
-func (e *Hash) RelevanceFloor() float64 { return 0.15 }
+// RelevanceFloor is 0, no floor: the hash embedder sees words, not
+// meaning, and BM25 already finds what shares words with the query. A
+// policy sets one with min_score (colliding features alone give up to
+// about 0.13).
+func (e *Hash) RelevanceFloor() float64 { return 0 }
 
 // FusionWeight is the weight of the hash embedder's ranking when fused
 // with BM25's: 0.3, as for the static embedder. Both signals count words;

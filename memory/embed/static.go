@@ -116,11 +116,13 @@ func unit(v []float64) []float32 {
 // equal at k 60, 0.572 at 0.3 and k 20, BM25 alone 0.567).
 func (s *Static) FusionWeight() float64 { return 0.3 }
 
-// RelevanceFloor is the similarity below which two texts are unrelated
-// for this embedder (see memory.RelevanceFloor). Averaged static vectors
-// share a common direction: unrelated texts score up to about 0.33,
-// related ones from about 0.37.
-func (s *Static) RelevanceFloor() float64 { return 0.35 }
+// RelevanceFloor is 0, no floor: averaged static vectors cannot tell
+// related from unrelated by a threshold (unrelated texts score up to
+// about 0.33, a workout question and a half-marathon goal 0.26), and a
+// floor that drops the user's goal is worse than one memory too many.
+// A policy sets one with min_score (0.35 keeps out most unrelated texts,
+// and some related ones).
+func (s *Static) RelevanceFloor() float64 { return 0 }
 
 //go:embed tables/minilm-l6-128.bin
 var minilmTable []byte
