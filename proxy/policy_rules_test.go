@@ -171,3 +171,35 @@ agents:
 		}
 	}
 }
+
+// TestRelevanceFloorInjectsNothingUnrelated: with a floor on every layer
+// (min_score), a message unrelated to every stored memory, the agent's
+// persona included, injects nothing and says so; a related one injects
+// what it is about.
+func TestRelevanceFloorInjectsNothingUnrelated(t *testing.T) {
+	h := newHarness(t, withPolicies(parsePolicy(t, `
+defaults:
+  recall:
+    persona: {top_k: 5, min_score: 0.15}
+    user: {top_k: 5, min_score: 0.15}
+    relationship: {top_k: 5, min_score: 0.15}
+`)))
+	h.Add("I'm FitCoach, a supportive fitness coach", memory.Scope{AgentID: "fitcoach_v1"}, nil)
+	h.Add("Sarah is training for a half marathon in June", memory.Scope{UserID: "sarah"}, nil)
+	h.Add("Sarah twisted her ankle last week", memory.Scope{UserID: "sarah"}, nil)
+	h.Add("Inside joke: no pain, no protein shake", memory.Scope{UserID: "sarah"}, map[string]any{"agent_id": "fitcoach_v1"})
+
+	for _, msg := range []string{"What is the capital of Australia?", "Write a haiku about autumn leaves"} {
+		resp, _ := h.Do("POST", "/v1/chat/completions", chatBody(msg), ids("sarah", "fitcoach_v1"))
+		if got := resp.Header.Get("X-Memory-Status"); got != "none" {
+			t.Errorf("%q: X-Memory-Status %q, want none; block:\n%s", msg, got, h.block())
+		}
+	}
+	resp, _ := h.Do("POST", "/v1/chat/completions", chatBody("How long should my ankle rest before the half marathon?"), ids("sarah", "fitcoach_v1"))
+	if got := resp.Header.Get("X-Memory-Status"); got != "injected" {
+		t.Errorf("a related message: X-Memory-Status %q, want injected", got)
+	}
+	if b := h.block(); !strings.Contains(b, "ankle") || !strings.Contains(b, "half marathon") {
+		t.Errorf("a related message did not recall what it is about:\n%s", b)
+	}
+}
