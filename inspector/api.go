@@ -454,26 +454,7 @@ func (in *Inspector) outbox(c *gin.Context) {
 		in.answer(c, nil, fmt.Errorf("reading the dead letters: %w", err))
 		return
 	}
-	type deadLetter struct {
-		Seq       uint64    `json:"seq"`
-		TurnID    string    `json:"turn_id"`
-		UserID    string    `json:"user_id"`
-		AgentID   string    `json:"agent_id,omitempty"`
-		Attempts  int       `json:"attempts"`
-		LastError string    `json:"last_error"`
-		Queued    time.Time `json:"queued"`
-	}
-	out := struct {
-		learn.OutboxStats
-		DeadLetters []deadLetter `json:"dead_letters"`
-	}{OutboxStats: in.opts.Queue.Stats(), DeadLetters: []deadLetter{}}
-	for _, e := range dead {
-		out.DeadLetters = append(out.DeadLetters, deadLetter{
-			Seq: e.Seq, TurnID: e.Turn.ID, UserID: e.Turn.Identity.UserID, AgentID: e.Turn.Identity.AgentID,
-			Attempts: e.Attempts, LastError: e.LastError, Queued: e.Queued,
-		})
-	}
-	in.answer(c, out, nil)
+	in.answer(c, learn.Report(in.opts.Queue.Stats(), dead), nil)
 }
 
 // retryDead answers POST /api/outbox/dead/{seq}/retry.

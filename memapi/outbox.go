@@ -5,24 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/memproxy/memproxy/memory/learn"
 )
-
-// deadLetter is a dead letter as operators see it: ids and the error,
-// never what the user said.
-type deadLetter struct {
-	Seq       uint64    `json:"seq"`
-	TurnID    string    `json:"turn_id"`
-	UserID    string    `json:"user_id"`
-	AgentID   string    `json:"agent_id,omitempty"`
-	Attempts  int       `json:"attempts"`
-	LastError string    `json:"last_error"`
-	Queued    time.Time `json:"queued"`
-}
 
 // errNoQueue answers the outbox routes when learning is not configured.
 var errNoQueue = &httpError{http.StatusServiceUnavailable, "unavailable", "learning is not configured"}
@@ -36,17 +23,7 @@ func (a *API) outbox(c *gin.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading the dead letters: %w", err)
 	}
-	out := struct {
-		learn.OutboxStats
-		DeadLetters []deadLetter `json:"dead_letters"`
-	}{OutboxStats: a.opts.Queue.Stats(), DeadLetters: []deadLetter{}}
-	for _, e := range dead {
-		out.DeadLetters = append(out.DeadLetters, deadLetter{
-			Seq: e.Seq, TurnID: e.Turn.ID, UserID: e.Turn.Identity.UserID, AgentID: e.Turn.Identity.AgentID,
-			Attempts: e.Attempts, LastError: e.LastError, Queued: e.Queued,
-		})
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, learn.Report(a.opts.Queue.Stats(), dead))
 	return nil
 }
 

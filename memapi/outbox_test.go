@@ -37,7 +37,7 @@ func TestQueueEndpoints(t *testing.T) {
 	resp, body := h.Do("GET", "/memproxy/outbox", "", token(testKey))
 	var out struct {
 		Pending, Dead int
-		DeadLetters   []deadLetter `json:"dead_letters"`
+		DeadLetters   []learn.DeadLetterView `json:"dead_letters"`
 	}
 	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &out) != nil {
 		t.Fatalf("%d %s", resp.StatusCode, body)
