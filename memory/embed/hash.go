@@ -5,7 +5,6 @@ package embed
 
 import (
 	"context"
-	"math"
 
 	"github.com/memproxy/memproxy/memory/internal/words"
 )
@@ -82,19 +81,7 @@ func (e *Hash) embed(text string) []float32 {
 			add('t', string(padded[j:j+3]), trigramWeight)
 		}
 	}
-	var norm float64
-	for _, x := range v {
-		norm += x * x
-	}
-	out := make([]float32, e.dims)
-	if norm == 0 {
-		return out
-	}
-	norm = math.Sqrt(norm)
-	for i, x := range v {
-		out[i] = float32(x / norm)
-	}
-	return out
+	return unit(v)
 }
 
 // fnv64a is FNV-1a over kind followed by s, inlined to keep the hot path
