@@ -108,39 +108,16 @@ func lexicalRequest(req memory.SearchRequest, expr string, k int) *milvusclient.
 // for more until n pass Filter.Match or none are left. Scores are
 // Milvus' own (Milvus Lite reports BM25 negated); only the order counts.
 func (s *Store) lexicalRanking(ctx context.Context, c client, req memory.SearchRequest, expr string, p plan, n int) ([]memory.Hit, error) {
-	k := min(max(4*n, 64), maxWindow)
-	if p.exact {
-		k = min(n, maxWindow)
-	}
-	for {
-		rss, err := c.Search(ctx, milvusclient.NewSearchOption(s.cfg.Collection, k, []entity.Vector{entity.Text(req.Text)}).
-			WithANNSField(fieldSparse).WithSearchParam(metricKey, string(entity.BM25)).
-			WithFilter(expr).WithOutputFields(outputFields()...).WithConsistencyLevel(level(req.Fresh)))
-		if err != nil {
-			return nil, s.failed(ctx, "searching by text", err)
-		}
-		if len(rss) != 1 {
-			return nil, fmt.Errorf("milvus store: search returned %d result sets for one query", len(rss))
-		}
-		ms, err := s.memories(rss[0])
-		if err != nil {
-			return nil, err
-		}
-		hits := make([]memory.Hit, 0, min(len(ms), n))
-		for i := range ms {
-			if p.exact || req.Filter.Match(&ms[i]) {
-				hits = append(hits, memory.Hit{Memory: ms[i], Score: float64(rss[0].Scores[i])})
-			}
-		}
-		if p.exact || len(hits) >= n || len(ms) < k {
-			breakTies(hits)
-			return hits[:min(len(hits), n)], nil
-		}
-		if k == maxWindow {
-			return nil, errTooMany
-		}
-		k = min(4*k, maxWindow)
-	}
+	return s.rank(ctx, c, req, p, n, ranking{
+		what: "searching by text",
+		option: func(k int) milvusclient.SearchOption {
+			return milvusclient.NewSearchOption(s.cfg.Collection, k, []entity.Vector{entity.Text(req.Text)}).
+				WithANNSField(fieldSparse).WithSearchParam(metricKey, string(entity.BM25)).
+				WithFilter(expr).WithOutputFields(outputFields()...).WithConsistencyLevel(level(req.Fresh))
+		},
+		score: func(raw float32) (float64, bool) { return float64(raw), true },
+		order: breakTies,
+	})
 }
 
 // breakTies orders each run of equal scores in hits, which is in Milvus'

@@ -109,16 +109,45 @@ func (s *Store) Search(ctx context.Context, req memory.SearchRequest) ([]memory.
 // match req.Filter (expr and p, its plan), with Score at least
 // req.MinScore, best first.
 func (s *Store) denseRanking(ctx context.Context, c client, req memory.SearchRequest, expr string, p plan, n int) ([]memory.Hit, error) {
+	return s.rank(ctx, c, req, p, n, ranking{
+		what: "searching",
+		option: func(k int) milvusclient.SearchOption {
+			return milvusclient.NewSearchOption(s.cfg.Collection, k, []entity.Vector{entity.FloatVector(req.Vector)}).
+				WithANNSField(fieldVector).WithFilter(expr).WithOutputFields(outputFields()...).
+				WithAnnParam(index.NewHNSWAnnParam(max(k, 64))).WithConsistencyLevel(level(req.Fresh))
+		},
+		// Milvus' COSINE score is the cosine similarity, in [-1,1];
+		// clamped, it is the embedded store's score.
+		score: func(raw float32) (float64, bool) {
+			score := memory.Score(float64(raw))
+			return score, score >= req.MinScore
+		},
+		order: sortHits,
+	})
+}
+
+// A ranking is one search Milvus ranks: the search for k candidates,
+// what a candidate's score is (false: below the floor, and so is every
+// candidate after it), and how ties are broken.
+type ranking struct {
+	what   string
+	option func(k int) milvusclient.SearchOption
+	score  func(raw float32) (float64, bool)
+	order  func([]memory.Hit)
+}
+
+// rank runs r for the n best memories that match req.Filter (expr and p,
+// its plan), asking Milvus for more until n pass Filter.Match or none
+// are left.
+func (s *Store) rank(ctx context.Context, c client, req memory.SearchRequest, p plan, n int, r ranking) ([]memory.Hit, error) {
 	k := min(n, maxWindow)
 	if !p.exact {
 		k = min(max(4*n, 64), maxWindow)
 	}
 	for {
-		rss, err := c.Search(ctx, milvusclient.NewSearchOption(s.cfg.Collection, k, []entity.Vector{entity.FloatVector(req.Vector)}).
-			WithANNSField(fieldVector).WithFilter(expr).WithOutputFields(outputFields()...).
-			WithAnnParam(index.NewHNSWAnnParam(max(k, 64))).WithConsistencyLevel(level(req.Fresh)))
+		rss, err := c.Search(ctx, r.option(k))
 		if err != nil {
-			return nil, s.failed(ctx, "searching", err)
+			return nil, s.failed(ctx, r.what, err)
 		}
 		if len(rss) != 1 {
 			return nil, fmt.Errorf("milvus store: search returned %d result sets for one query", len(rss))
@@ -128,18 +157,17 @@ func (s *Store) denseRanking(ctx context.Context, c client, req memory.SearchReq
 			return nil, err
 		}
 		hits := make([]memory.Hit, 0, min(len(ms), n))
+		below := false
 		for i := range ms {
-			// Milvus' COSINE score is the cosine similarity, in [-1,1];
-			// clamped, it is the embedded store's score.
-			score := memory.Score(float64(rss[0].Scores[i]))
-			if score < req.MinScore || (!p.exact && !req.Filter.Match(&ms[i])) {
+			score, ok := r.score(rss[0].Scores[i])
+			below = !ok
+			if !ok || (!p.exact && !req.Filter.Match(&ms[i])) {
 				continue
 			}
 			hits = append(hits, memory.Hit{Memory: ms[i], Score: score})
 		}
-		exhausted := len(ms) < k || (len(ms) > 0 && memory.Score(float64(rss[0].Scores[len(ms)-1])) < req.MinScore)
-		if p.exact || len(hits) >= n || exhausted {
-			sortHits(hits)
+		if p.exact || len(hits) >= n || len(ms) < k || below {
+			r.order(hits)
 			return hits[:min(len(hits), n)], nil
 		}
 		if k == maxWindow {
