@@ -100,11 +100,20 @@ func (b *bench) locomo() error {
 	}
 
 	rows := []locomoRow{bm, dense, fused}
-	hash := embed.NewHash(0)
+	static, hash := embed.NewStatic(), embed.NewHash(0)
+	embedders := []struct {
+		key, name string
+		emb       memory.Embedder
+	}{
+		{"static", "default static", static},
+		{"hash", "hash", hash},
+		{"minilm", "MiniLM (openai)", minilm},
+	}
 	for _, store := range []string{"embedded", "Milvus Lite"} {
-		for _, emb := range []memory.Embedder{hash, minilm} {
-			name := fmt.Sprintf("memproxy, %s embedder, %s store", map[bool]string{true: "default hash", false: "MiniLM (openai)"}[emb == memory.Embedder(hash)], store)
-			row := locomoRow{name: name, goal: "locomo-" + map[bool]string{true: "hash", false: "minilm"}[emb == memory.Embedder(hash)] + "-" + map[bool]string{true: "embedded", false: "lite"}[store == "embedded"]}
+		for _, e := range embedders {
+			emb := e.emb
+			name := fmt.Sprintf("memproxy, %s embedder, %s store", e.name, store)
+			row := locomoRow{name: name, goal: "locomo-" + e.key + "-" + map[bool]string{true: "embedded", false: "lite"}[store == "embedded"]}
 			switch store {
 			case "embedded":
 				dir := filepath.Join(b.dir, fmt.Sprintf("locomo-%d", b.seq.Add(1)))

@@ -22,7 +22,7 @@ const (
 var goalOrder = []string{"pass50", "pass99", "tput2000", "rssidle", "rss1000", "mem50", "mem99", "memE", "ttfb", "coalesce",
 	"writer", "learnOnOff", "backlog", "quality-embedded", "quality-milvus",
 	// issue 13's, on LoCoMo
-	"locomo-hash-embedded", "locomo-minilm-embedded", "locomo-hash-lite", "locomo-minilm-lite"}
+	"locomo-static-embedded", "locomo-minilm-embedded", "locomo-static-lite", "locomo-minilm-lite"}
 
 // write prints the goals and writes the report and the plot.
 func (b *bench) write() error {
