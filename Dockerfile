@@ -1,6 +1,7 @@
 # memproxy: a small static image.
 # Build: docker build --build-arg VERSION=$(git describe --tags --always --dirty) -t memproxy .
-# Run:   docker run -p 8080:8080 -v memproxy-data:/data -e MEMPROXY_API_KEYS=... memproxy
+# Run:   docker run -p 127.0.0.1:8080:8080 -v memproxy-data:/data -e MEMPROXY_API_KEYS=dev-key memproxy
+# (published on the host's loopback only: see "Docker" in the README)
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src

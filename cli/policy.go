@@ -28,7 +28,8 @@ const policyUsage = `usage:
       Says which rule governs the agent, what a request would recall (opening
       the configured store) and what would be learned from -message.
   memproxy policy explain -via http://127.0.0.1:8080 -key KEY -agent A ...
-      Asks a running sidecar instead (its embedded store is locked while it runs).`
+      Asks a running sidecar instead (its embedded store is locked while it runs),
+      which uses its own policy file: -file cannot go with -via.`
 
 // policyCommand runs `memproxy policy ...` and returns the exit code.
 func policyCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -122,9 +123,9 @@ func policyExplain(ctx context.Context, args []string, getenv func(string) strin
 	fs.StringVar(&req.RunID, "run", "", "run id")
 	fs.StringVar(&req.Query, "query", "", "a user message to recall memories for")
 	fs.StringVar(&req.Message, "message", "", "a user message, to see what would be learned from it")
-	file := fs.String("file", "", "policy file (default: MEMPROXY_POLICY_FILE)")
+	file := fs.String("file", "", "policy file (default: MEMPROXY_POLICY_FILE); not with -via")
 	via := fs.String("via", "", "URL of a running sidecar to ask")
-	key := fs.String("key", "", "memory API key for -via (default: the first of MEMPROXY_API_KEYS)")
+	key := fs.String("key", "", "memory API key for -via (default: the first of MEMPROXY_API_KEYS, or MEMPROXY_API_KEY)")
 	if slices.ContainsFunc(args, isHelp) {
 		// Asked for: the flags go to stdout, and that is a success.
 		fs.SetOutput(stdout)
@@ -139,6 +140,15 @@ func policyExplain(ctx context.Context, args []string, getenv func(string) strin
 		return 2
 	}
 	if *via != "" {
+		fileSet := false
+		fs.Visit(func(f *flag.Flag) { fileSet = fileSet || f.Name == "file" })
+		if fileSet {
+			// The sidecar explains with the policy file it was started
+			// with; a local file would be silently ignored.
+			fmt.Fprintln(stderr, "memproxy policy explain: -file and -via cannot be used together: a running sidecar explains with its own policy file (MEMPROXY_POLICY_FILE, as it was started).\n"+
+				"To try FILE, drop -via: memproxy policy explain -file FILE -agent A ... (stop the sidecar first if it holds the embedded store).")
+			return 2
+		}
 		return explainVia(ctx, *via, *key, req, getenv, stdout, stderr)
 	}
 
@@ -180,7 +190,11 @@ func policyExplain(ctx context.Context, args []string, getenv func(string) strin
 
 func explainVia(ctx context.Context, base, key string, req proxy.ExplainRequest, getenv func(string) string, stdout, stderr io.Writer) int {
 	if key == "" {
-		key, _, _ = strings.Cut(getenv("MEMPROXY_API_KEYS"), ",")
+		keys := getenv("MEMPROXY_API_KEYS")
+		if keys == "" {
+			keys = getenv("MEMPROXY_API_KEY") // the alias the sidecar also reads
+		}
+		key, _, _ = strings.Cut(keys, ",")
 	}
 	q := url.Values{}
 	for k, v := range map[string]string{"agent_id": req.AgentID, "user_id": req.UserID, "run_id": req.RunID, "query": req.Query, "message": req.Message} {

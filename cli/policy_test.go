@@ -3,9 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -46,5 +49,38 @@ func TestPolicyCheck(t *testing.T) {
 		if code, _, _ := policyCmd(t, nil, args...); code != 2 {
 			t.Errorf("policy %v: exit %d, want 2 (usage)", args, code)
 		}
+	}
+}
+
+// TestPolicyExplainViaRefusesFile: a running sidecar explains with the
+// policy file it was started with, so -file beside -via would be silently
+// ignored. The pair is refused before anything is asked, saying why and
+// what to do instead; -via alone still asks the sidecar.
+func TestPolicyExplainViaRefusesFile(t *testing.T) {
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"agent_id":"fitcoach_v1"}`))
+	}))
+	t.Cleanup(srv.Close)
+	file := filepath.Join(t.TempDir(), "policies.yaml")
+	os.WriteFile(file, []byte("agents:\n  - match: fitcoach_*\n    recall: {order: recency}\n"), 0o600)
+
+	for _, args := range [][]string{
+		{"explain", "-via", srv.URL, "-key", "k", "-file", file, "-agent", "fitcoach_v1"},
+		{"explain", "-file", file, "-agent", "fitcoach_v1", "-via", srv.URL, "-key", "k"},
+		{"explain", "-via", srv.URL, "-key", "k", "-file=", "-agent", "fitcoach_v1"},
+	} {
+		code, out, errOut := policyCmd(t, nil, args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, "-file and -via") || !strings.Contains(errOut, "MEMPROXY_POLICY_FILE") {
+			t.Errorf("policy %v: exit %d, stdout %q, stderr %q; want exit 2 and why on stderr", args, code, out, errOut)
+		}
+	}
+	if asked.Load() != 0 {
+		t.Errorf("the sidecar was asked %d times despite the refused flags", asked.Load())
+	}
+	if code, out, errOut := policyCmd(t, nil, "explain", "-via", srv.URL, "-key", "k", "-agent", "fitcoach_v1"); code != 0 || !strings.Contains(out, "fitcoach_v1") || asked.Load() != 1 {
+		t.Errorf("-via alone: exit %d, stdout %q, stderr %q, asked %d", code, out, errOut, asked.Load())
 	}
 }

@@ -157,3 +157,26 @@ func TestMilvusKilledMidRun(t *testing.T) {
 		t.Errorf("after recovery the request lacks the new persona: %s", last.Body)
 	}
 }
+
+// TestUnreachableMilvusIsAStoreError points the sidecar at a loopback
+// port nobody listens on: every connection is refused at once, the store
+// stays unavailable and keeps reconnecting, and chat says the store failed
+// ("failed-open: store error"), not that the budget ran out ("timeout"),
+// which would send an operator hunting for a slow server. Refused recalls
+// cost no budget, so they never open the recall breaker either.
+func TestUnreachableMilvusIsAStoreError(t *testing.T) {
+	env := milvusEnv(freeAddr(t)) // closed once freeAddr returns: refuses connections
+	env["MEMPROXY_MILVUS_CONNECT_TIMEOUT"] = "500ms"
+	env["MEMPROXY_RECALL_TIMEOUT"] = "2s"
+	s := startSidecar(t, env)
+	// More chats than the breaker needs to judge the store (20).
+	for i := range 25 {
+		status, _ := s.chat("sarah", "fitcoach_v1", fmt.Sprintf("Hi coach! (%d)", i))
+		if status != "failed-open: store error" {
+			t.Fatalf("chat %d with Milvus refusing connections: X-Memory-Status %q, want %q", i+1, status, "failed-open: store error")
+		}
+	}
+	if code, body := s.do("GET", "/readyz", "", nil); code != 200 || !strings.Contains(body, `"degraded"`) || !strings.Contains(body, "refused") {
+		t.Errorf("with Milvus refusing connections, /readyz = %d %s, want degraded saying the connection was refused", code, body)
+	}
+}

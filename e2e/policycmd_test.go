@@ -53,12 +53,18 @@ func TestPolicyExplain(t *testing.T) {
 	args := []string{"explain", "-agent", "fitcoach_v1", "-user", "sarah", "-query", "running", "-message", "My email is jane@example.com and I ran 10K today.",
 		"-file", "../examples/policies/fitcoach.yaml"}
 
-	code, out, errOut := policyCmd(t, nil, append(args, "-via", s.url, "-key", apiKey)...)
+	// -via uses the sidecar's own policies, so -file cannot go with it:
+	// refused, saying why, rather than silently ignored.
+	if code, _, errOut := policyCmd(t, nil, append(args, "-via", s.url, "-key", apiKey)...); code != 2 || !strings.Contains(errOut, "-file and -via") {
+		t.Errorf("explain -via with -file: %d %q, want exit 2 saying the pair is refused", code, errOut)
+	}
+	withoutFile := args[: len(args)-2 : len(args)-2]
+	code, out, errOut := policyCmd(t, nil, append(withoutFile, "-via", s.url, "-key", apiKey)...)
 	if code != 0 {
 		t.Fatalf("explain -via: %d %s", code, errOut)
 	}
-	// -via uses the sidecar's own policies; this one has none, so ask for
-	// the rule by running explain locally below.
+	// This sidecar has no policy file, so ask for the rule by running
+	// explain locally below.
 	if !strings.Contains(out, `"rule": "default"`) || !strings.Contains(out, "5K on Sundays") {
 		t.Errorf("explain -via: %s", out)
 	}

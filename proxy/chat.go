@@ -279,7 +279,7 @@ func blockOptions(r policies.Recall) injector.Options {
 // hung store or embedder costs a request the budget and no more (the
 // Recaller's goroutine lingers until it returns).
 func (s *Server) recall(ctx context.Context, req memory.RecallRequest) (memory.Recalled, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.RecallTimeout)
+	budget, cancel := context.WithTimeout(ctx, s.opts.RecallTimeout)
 	defer cancel()
 	type result struct {
 		rec memory.Recalled
@@ -287,27 +287,38 @@ func (s *Server) recall(ctx context.Context, req memory.RecallRequest) (memory.R
 	}
 	done := make(chan result, 1) // buffered: a late Recaller must not block forever
 	go func() {
-		rec, err := s.opts.Recaller.Recall(ctx, req)
+		rec, err := s.opts.Recaller.Recall(budget, req)
 		done <- result{rec, err}
 	}()
+	var r result
 	select {
-	case r := <-done:
-		return r.rec, r.err
-	case <-ctx.Done():
-		return memory.Recalled{}, ctx.Err()
+	case r = <-done:
+	case <-budget.Done():
+		r.err = budget.Err()
 	}
+	// Only the budget's own end is a timeout: an error that merely quotes
+	// a deadline (a store whose connection attempt timed out long ago, and
+	// now fails at once) is that store's error.
+	if r.err != nil && ctx.Err() == nil && errors.Is(budget.Err(), context.DeadlineExceeded) {
+		r.err = fmt.Errorf("%w: %w", errRecallBudget, r.err)
+	}
+	return r.rec, r.err
 }
+
+// errRecallBudget marks a recall that ran out of its latency budget.
+var errRecallBudget = errors.New("recall budget ran out")
 
 // outcomeOf says what a recall's error tells the breaker: a recall that
 // ran out of its budget counts against the store, one that the client
-// abandoned says nothing, and any other answer came in time.
+// abandoned says nothing, and any other answer came in time (a store that
+// fails at once costs chats nothing to ask).
 func outcomeOf(ctx context.Context, err error) recallOutcome {
 	switch {
 	case err == nil:
 		return recallInTime
 	case ctx.Err() != nil:
 		return recallNoVerdict
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, errRecallBudget):
 		return recallTimedOut
 	}
 	return recallInTime
@@ -328,7 +339,7 @@ func learnReason(err error) string {
 // could leak ids or memory text.
 func failReason(err error) string {
 	switch {
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, errRecallBudget):
 		return "timeout"
 	case errors.Is(err, context.Canceled):
 		return "canceled"

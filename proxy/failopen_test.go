@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,15 @@ func (s slowStore) Search(ctx context.Context, r memory.SearchRequest) ([]memory
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// unreachableStore fails every search at once with the error a store
+// keeps while it cannot connect: one that quotes its connection attempt's
+// deadline, long past, not the request's.
+type unreachableStore struct{ memory.Store }
+
+func (unreachableStore) Search(context.Context, memory.SearchRequest) ([]memory.Hit, error) {
+	return nil, fmt.Errorf("milvus store unavailable: connecting to 127.0.0.1:1: %w", context.DeadlineExceeded)
 }
 
 // hungEmbedder never answers and ignores its context: the worst case.
@@ -60,6 +70,9 @@ func TestMemoryFailureFailsOpen(t *testing.T) {
 	}{
 		{"store erroring", func(h *harness) Recaller {
 			return &memory.Retriever{Store: sidecartest.BrokenStore{Store: h.Store}, Embedder: h.Embedder}
+		}, "failed-open: store error", false},
+		{"store unreachable", func(h *harness) Recaller {
+			return &memory.Retriever{Store: unreachableStore{h.Store}, Embedder: h.Embedder}
 		}, "failed-open: store error", false},
 		{"store slow", func(h *harness) Recaller {
 			return &memory.Retriever{Store: slowStore{h.Store, time.Second}, Embedder: h.Embedder}

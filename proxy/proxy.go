@@ -297,6 +297,10 @@ func (s *Server) WaitHandoffs(ctx context.Context) error { return s.handoffs.wai
 // ServeHTTP serves a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
 
+// Routes lists the routes the sidecar serves itself, with their methods;
+// every other request is forwarded to the upstream.
+func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
+
 // OpsHandler serves the operational endpoints only (/healthz, /readyz,
 // /metrics), for a listener of their own: the sidecar's API can stay on
 // loopback while a kubelet or a Prometheus reaches these from outside.

