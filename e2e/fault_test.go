@@ -95,6 +95,11 @@ type faultEmbedder struct {
 	f *faults
 }
 
+// The wrapped embedder's fusion weight and relevance floor: a fault
+// changes when it answers, not what its answers mean.
+func (e faultEmbedder) FusionWeight() float64   { return memory.DenseWeight(e.Embedder) }
+func (e faultEmbedder) RelevanceFloor() float64 { return memory.RelevanceFloor(e.Embedder) }
+
 func (e faultEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	if e.f.embedDown.Load() {
 		return nil, errInjected

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/memproxy/memproxy/memory"
+	"github.com/memproxy/memproxy/memory/lexical"
 	"github.com/memproxy/memproxy/policies"
 )
 
@@ -202,7 +203,7 @@ func (s *Service) reconcile(ctx context.Context, w write) ([]memory.Event, error
 		if err != nil {
 			return nil, fmt.Errorf("%w: finding similar memories: %w", memory.ErrSearch, err)
 		}
-		if len(hits) > 0 && hits[0].Score >= threshold {
+		if len(hits) > 0 && hits[0].Score >= threshold && addsNoTerm(f, hits[0].Text) {
 			events = append(events, memory.Event{ID: hits[0].ID, Text: hits[0].Text, Kind: memory.EventNone})
 			continue
 		}
@@ -423,4 +424,21 @@ func (s *Service) id(w write, parts ...string) string {
 	u[6] = u[6]&0x0f | 0x50 // version 5: name-based
 	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
 	return u.String()
+}
+
+// addsNoTerm reports whether every term of fact (lexical.Terms) is in
+// stored: a fact as similar as a near duplicate that says something the
+// stored memory does not ("I ran 5K today" beside "I ran 3K today",
+// whose vectors a static embedder puts at 0.97) is a new fact.
+func addsNoTerm(fact, stored string) bool {
+	have := make(map[string]bool)
+	for _, t := range lexical.Terms(stored) {
+		have[t] = true
+	}
+	for _, t := range lexical.Terms(fact) {
+		if !have[t] {
+			return false
+		}
+	}
+	return true
 }
