@@ -97,7 +97,7 @@ func (s *Store) load(path string) error {
 			have, _ := strconv.Atoi(string(d))
 			space := string(meta.Get([]byte("space")))
 			if have != s.dims || space != s.space {
-				return fmt.Errorf("embedded store: %s holds vectors of embedder %q with %d dimensions, but the configured embedder is %q with %d; use another data directory or the embedder it was written with",
+				return fmt.Errorf("embedded store: %s holds vectors of embedder %q with %d dimensions, but the configured embedder is %q with %d; use another data directory or the embedder it was written with (MEMPROXY_EMBEDDER: hash-v1 is hash, the default before static)",
 					path, space, have, s.space, s.dims)
 			}
 		} else {

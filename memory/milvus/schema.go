@@ -276,7 +276,7 @@ func (s *Store) checkEmbedder(ctx context.Context, c client) error {
 			return fmt.Errorf("decoding the embedder of %s: %w", s.cfg.Collection, err)
 		}
 		if have != want {
-			return fmt.Errorf("%w: collection %s holds vectors of embedder %q with %d dimensions, but the configured embedder is %q with %d; use another collection (MEMPROXY_MILVUS_COLLECTION) or the embedder it was written with",
+			return fmt.Errorf("%w: collection %s holds vectors of embedder %q with %d dimensions, but the configured embedder is %q with %d; use another collection (MEMPROXY_MILVUS_COLLECTION) or the embedder it was written with (MEMPROXY_EMBEDDER: hash-v1 is hash, the default before static)",
 				ErrSchemaMismatch, s.cfg.Collection, have.Space, have.Dims, want.Space, want.Dims)
 		}
 		return nil
