@@ -207,7 +207,7 @@ func TestSessionExpires(t *testing.T) {
 		api := func() int {
 			return serve(h, "GET", "/memproxy/ui/api/users/sarah", "", map[string]string{"Cookie": cookie}).Code
 		}
-		time.Sleep(sessionTTL - time.Second)
+		time.Sleep(sessionTTL - time.Second) // the bubble's fake clock: no real wait
 		if code := api(); code != http.StatusServiceUnavailable {
 			t.Fatalf("a second before it expires the session is refused: %d", code)
 		}
@@ -227,7 +227,7 @@ func TestSessionsAreBounded(t *testing.T) {
 		h := engine(in)
 		first, _ := loggedIn(t, in, h)
 		for range maxSessions + 10 {
-			time.Sleep(time.Millisecond) // each later session ends later
+			time.Sleep(time.Millisecond) // fake clock: each later session ends later
 			loggedIn(t, in, h)
 		}
 		if n := in.sessions.len(); n != maxSessions {

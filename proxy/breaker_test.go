@@ -99,7 +99,7 @@ func TestBreakerCoolDownAndProbe(t *testing.T) {
 		recallN(t, b, 20, recallTimedOut)
 		wantState(t, b, breakerOpen)
 
-		time.Sleep(testBreaker.CoolDown - time.Millisecond)
+		time.Sleep(testBreaker.CoolDown - time.Millisecond) // fake clock, as below
 		if ok, _ := b.allow(); ok {
 			t.Fatal("a recall was let through during the cool-down")
 		}
