@@ -11,8 +11,8 @@ import (
 )
 
 // queryEmbedder embeds a query as the suite's vectors are made, from a
-// hash of its text; weight, when set, is its FusionWeight.
-type queryEmbedder struct{ weight float64 }
+// hash of its text.
+type queryEmbedder struct{}
 
 func (queryEmbedder) Embed(_ context.Context, texts []string) ([][]float32, error) {
 	out := make([][]float32, len(texts))
@@ -26,6 +26,8 @@ func (queryEmbedder) Embed(_ context.Context, texts []string) ([][]float32, erro
 func (queryEmbedder) Dimensions() int { return Dims }
 func (queryEmbedder) Name() string    { return "storetest" }
 
+// weightedEmbedder is queryEmbedder with a FusionWeight, as the built-in
+// embedders have: a Milvus search is then two calls fused in the sidecar.
 type weightedEmbedder struct{ queryEmbedder }
 
 func (weightedEmbedder) FusionWeight() float64 { return 0.3 }
