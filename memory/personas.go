@@ -143,18 +143,34 @@ func (c *PersonaCache) get(ctx context.Context, agentID string) (*persona, error
 	epoch := c.epoch
 	c.mu.Unlock()
 
-	l.p, l.err = c.load(ctx, agentID)
-	c.mu.Lock()
-	if c.loading[agentID] == l {
-		delete(c.loading, agentID)
+	// The load outlives a caller whose budget runs out, so that the next
+	// chats find the persona loaded rather than start again; it has its
+	// own bound.
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), personaLoadTimeout)
+	go func() {
+		defer cancel()
+		p, err := c.load(lctx, agentID)
+		c.mu.Lock()
+		if c.loading[agentID] == l {
+			delete(c.loading, agentID)
+		}
+		if err == nil && c.epoch == epoch {
+			c.entries.Add(agentID, p)
+		}
+		l.p, l.err = p, err
+		c.mu.Unlock()
+		close(l.done)
+	}()
+	select {
+	case <-l.done:
+		return l.p, l.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	if l.err == nil && c.epoch == epoch {
-		c.entries.Add(agentID, l.p)
-	}
-	c.mu.Unlock()
-	close(l.done)
-	return l.p, l.err
 }
+
+// personaLoadTimeout bounds one listing of a persona.
+const personaLoadTimeout = 10 * time.Second
 
 // load lists the persona of agentID with its vectors and indexes it.
 func (c *PersonaCache) load(ctx context.Context, agentID string) (*persona, error) {

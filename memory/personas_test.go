@@ -2,6 +2,7 @@ package memory_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -268,5 +269,47 @@ func TestPersonaCacheConcurrent(t *testing.T) {
 	hs, _, err := c.Search(context.Background(), "a", memory.SearchRequest{TopK: 1000}, true)
 	if err != nil || len(hs) != 80 {
 		t.Errorf("after the writes: %d memories, %v; want 80", len(hs), err)
+	}
+}
+
+// gatedStore holds every listing until release is closed.
+type gatedStore struct {
+	*countingStore
+	release chan struct{}
+}
+
+func (g gatedStore) List(ctx context.Context, f memory.Filter, p memory.Page) ([]memory.Memory, error) {
+	select {
+	case <-g.release:
+		return g.countingStore.List(ctx, f, p)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestPersonaLoadOutlivesItsCaller: a chat whose budget runs out while its
+// agent's persona loads gives up at once, and the load still lands in the
+// cache for the next chats: under a slow store the persona is listed once,
+// not once per chat.
+func TestPersonaLoadOutlivesItsCaller(t *testing.T) {
+	e := embed.NewHash(0)
+	counted := &countingStore{Store: newStore(t, e)}
+	addRaw(t, counted, e, "persona", memory.Scope{AgentID: "a"}, nil)
+	st := gatedStore{counted, make(chan struct{})}
+	c := memory.NewPersonaCache(st, memory.PersonaCacheOptions{TTL: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := c.Search(ctx, "a", memory.SearchRequest{TopK: 1}, true); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a caller out of budget: %v, want context.Canceled", err)
+	}
+	close(st.release)
+	for range 3 {
+		hs, ok, err := c.Search(context.Background(), "a", memory.SearchRequest{TopK: 1}, true)
+		if err != nil || !ok || len(hs) != 1 {
+			t.Fatalf("next chat: %d hits, %v, %v", len(hs), ok, err)
+		}
+	}
+	if n := counted.lists.Load(); n != 1 {
+		t.Errorf("%d listings, want 1: the first caller's load is kept", n)
 	}
 }
