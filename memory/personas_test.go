@@ -278,10 +278,13 @@ type gatedStore struct {
 	release chan struct{}
 }
 
+// List counts the listing when it starts, whether or not it finishes.
+
 func (g gatedStore) List(ctx context.Context, f memory.Filter, p memory.Page) ([]memory.Memory, error) {
+	g.lists.Add(1)
 	select {
 	case <-g.release:
-		return g.countingStore.List(ctx, f, p)
+		return g.countingStore.Store.List(ctx, f, p)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
