@@ -111,6 +111,8 @@ type Recall struct {
 	// Breaker skips recall while the store keeps running out of the
 	// budget (see Breaker).
 	Breaker Breaker `yaml:"breaker"`
+	// PersonaCache keeps agents' personas in process (see PersonaCache).
+	PersonaCache PersonaCache `yaml:"persona_cache"`
 }
 
 // Learn configures learning from turns.
@@ -186,7 +188,7 @@ func Default() Config {
 			RunHeaders:   []string{"X-Memory-Run-Id"},
 			ModeHeaders:  []string{"X-Memory-Mode"},
 		},
-		Recall: Recall{Timeout: Duration(150 * time.Millisecond), Breaker: defaultBreaker()},
+		Recall: Recall{Timeout: Duration(150 * time.Millisecond), Breaker: defaultBreaker(), PersonaCache: defaultPersonaCache()},
 		Learn: Learn{
 			Enabled: true, Mode: "raw", QueueSize: 10000, Workers: 2, MaxAttempts: 12,
 			DrainTimeout: Duration(10 * time.Second), DupThreshold: 0.95, OutboxOnCorrupt: "quarantine",
@@ -301,6 +303,9 @@ var settings = []setting{
 	{"MEMPROXY_RECALL_BREAKER_MIN_RECALLS", "recall.breaker.min_recalls", integer(func(c *Config) *int { return &c.Recall.Breaker.MinRecalls })},
 	{"MEMPROXY_RECALL_BREAKER_FAILURE_RATIO", "recall.breaker.failure_ratio", float(func(c *Config) *float64 { return &c.Recall.Breaker.FailureRatio })},
 	{"MEMPROXY_RECALL_BREAKER_COOL_DOWN", "recall.breaker.cool_down", duration(func(c *Config) *Duration { return &c.Recall.Breaker.CoolDown })},
+	{"MEMPROXY_PERSONA_CACHE_TTL", "recall.persona_cache.ttl", duration(func(c *Config) *Duration { return &c.Recall.PersonaCache.TTL })},
+	{"MEMPROXY_PERSONA_CACHE_MAX_AGENTS", "recall.persona_cache.max_agents", integer(func(c *Config) *int { return &c.Recall.PersonaCache.MaxAgents })},
+	{"MEMPROXY_PERSONA_CACHE_MAX_MEMORIES", "recall.persona_cache.max_memories", integer(func(c *Config) *int { return &c.Recall.PersonaCache.MaxMemories })},
 	{"MEMPROXY_LEARN", "learn.enabled", boolean(func(c *Config) *bool { return &c.Learn.Enabled })},
 	{"MEMPROXY_LEARN_MODE", "learn.mode", str(func(c *Config) *string { return &c.Learn.Mode })},
 	{"MEMPROXY_LEARN_QUEUE_SIZE", "learn.queue_size", integer(func(c *Config) *int { return &c.Learn.QueueSize })},
@@ -498,6 +503,9 @@ func (c *Config) Validate() error {
 		return bad("recall.timeout", "%v is out of range (more than 0, at most 1m)", t)
 	}
 	if err := c.Recall.Breaker.validate(bad); err != nil {
+		return err
+	}
+	if err := c.Recall.PersonaCache.validate(bad); err != nil {
 		return err
 	}
 	switch c.Learn.Mode {

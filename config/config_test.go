@@ -50,15 +50,18 @@ recall:
   timeout: 250ms
   breaker:
     min_recalls: 40
+  persona_cache:
+    max_agents: 50
 `
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := Load(env(map[string]string{
-		"MEMPROXY_CONFIG":           path,
-		"MEMPROXY_UPSTREAM_API_KEY": "from-env",
-		"MEMPROXY_API_KEYS":         " a , b ,",
-		"MEMPROXY_RECALL_TIMEOUT":   "90ms",
+		"MEMPROXY_CONFIG":            path,
+		"MEMPROXY_UPSTREAM_API_KEY":  "from-env",
+		"MEMPROXY_API_KEYS":          " a , b ,",
+		"MEMPROXY_RECALL_TIMEOUT":    "90ms",
+		"MEMPROXY_PERSONA_CACHE_TTL": "2s",
 	}))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -80,6 +83,9 @@ recall:
 		{"breaker min recalls (file)", c.Recall.Breaker.MinRecalls, 40},
 		{"breaker window (default kept)", time.Duration(c.Recall.Breaker.Window), 10 * time.Second},
 		{"breaker on by default", c.Recall.Breaker.Enabled, true},
+		{"persona cache ttl (env)", time.Duration(c.Recall.PersonaCache.TTL), 2 * time.Second},
+		{"persona cache agents (file)", c.Recall.PersonaCache.MaxAgents, 50},
+		{"persona cache memories (default kept)", c.Recall.PersonaCache.MaxMemories, 200},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -94,6 +100,9 @@ func TestInvalidSettingsNameTheSetting(t *testing.T) {
 		want string // must appear in the error
 	}{
 		{map[string]string{"MEMPROXY_LISTEN": "8080"}, "MEMPROXY_LISTEN"},
+		{map[string]string{"MEMPROXY_PERSONA_CACHE_TTL": "2h"}, "recall.persona_cache.ttl"},
+		{map[string]string{"MEMPROXY_PERSONA_CACHE_MAX_AGENTS": "0"}, "recall.persona_cache.max_agents"},
+		{map[string]string{"MEMPROXY_PERSONA_CACHE_MAX_MEMORIES": "-1"}, "recall.persona_cache.max_memories"},
 		{map[string]string{"MEMPROXY_UPSTREAM_URL": "api.openai.com"}, "MEMPROXY_UPSTREAM_URL"},
 		{map[string]string{"MEMPROXY_UPSTREAM_URL": "ftp://x/v1"}, "upstream.url"},
 		{map[string]string{"MEMPROXY_STORE": "redis"}, "MEMPROXY_STORE"},

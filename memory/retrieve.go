@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -71,6 +72,12 @@ func (r Recalled) Len() int {
 type Retriever struct {
 	Store    Store
 	Embedder Embedder
+	// Personas, when set, answers the persona layer from process memory
+	// (see PersonaCache); nil searches the store.
+	Personas *PersonaCache
+	// SearchLayersApart searches each layer with its own store call, the
+	// cache unused: the reference the one-search path is tested against.
+	SearchLayersApart bool
 }
 
 // PersonaFilter selects the persona of agent: its memories that belong to
@@ -111,17 +118,18 @@ func RunFilter(userID, runID string) Filter {
 
 // Recall embeds the query once and searches the layers concurrently. It
 // honours ctx: the caller bounds it with its latency budget.
+//
+// With Personas set, the persona comes from that cache (no store round
+// trip while it is fresh). The relationship, run and user layers come
+// from one search of the user's memories, split here by each layer's
+// filter (see searchUser): one store round trip for them all.
 func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, error) {
 	var out Recalled
 	id := req.Identity
-	type layer struct {
-		dst    *[]Hit
-		filter Filter
-		limits Limits
-	}
+	var persona *layer
 	var layers []layer
 	if id.AgentID != "" && req.Persona.TopK > 0 {
-		layers = append(layers, layer{&out.Persona, PersonaFilter(id.AgentID), req.Persona})
+		persona = &layer{&out.Persona, PersonaFilter(id.AgentID), req.Persona}
 	}
 	if id.UserID != "" && id.AgentID != "" && req.Relationship.TopK > 0 {
 		layers = append(layers, layer{&out.Relationship, RelationshipFilter(id.UserID, id.AgentID), req.Relationship})
@@ -140,11 +148,11 @@ func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, er
 		}
 		layers = append(layers, layer{&out.User, f, l})
 	}
-	if len(layers) == 0 {
+	if persona == nil && len(layers) == 0 {
 		return out, nil
 	}
 
-	relevant := false
+	relevant := persona != nil && !persona.limits.Recent
 	for _, l := range layers {
 		relevant = relevant || !l.limits.Recent
 	}
@@ -165,41 +173,55 @@ func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, er
 
 	start := time.Now()
 	ctx, span := childSpan(ctx, "memproxy.recall.search")
-	errs := make([]error, len(layers))
-	var wg sync.WaitGroup
-	for i, l := range layers {
-		wg.Go(func() {
-			if vec == nil || l.limits.Recent {
-				ms, err := r.Store.List(ctx, l.filter, Page{Limit: l.limits.TopK})
-				for _, m := range ms {
-					*l.dst = append(*l.dst, Hit{Memory: m})
-				}
-				errs[i] = err
-				return
-			}
-			minScore := l.limits.MinScore
-			if minScore == 0 && l.dst != &out.Persona {
-				// The persona is who the agent is on every turn: its best
-				// memories come whatever the message, unless a policy
-				// sets a floor for it.
-				minScore = RelevanceFloor(r.Embedder)
-			}
-			*l.dst, errs[i] = r.Store.Search(ctx, SearchRequest{
-				Vector: vec, Text: req.Query, DenseWeight: DenseWeight(r.Embedder), Filter: l.filter, TopK: l.limits.TopK, MinScore: minScore,
-			})
+	// The user's layers are grouped by how they are searched: layers of
+	// one group are answered by one store call.
+	var groups [][]layer
+	for _, l := range layers {
+		l.limits.MinScore = r.minScore(l, vec, false)
+		i := slices.IndexFunc(groups, func(g []layer) bool {
+			listed := vec == nil || l.limits.Recent
+			return !r.SearchLayersApart && g[0].limits.MinScore == l.limits.MinScore && (vec == nil || g[0].limits.Recent) == listed
 		})
+		if i < 0 {
+			groups = append(groups, nil)
+			i = len(groups) - 1
+		}
+		groups[i] = append(groups[i], l)
+	}
+	errs := make([]error, len(groups)+1)
+	var wg sync.WaitGroup
+	if persona != nil {
+		wg.Go(func() {
+			l := *persona
+			l.limits.MinScore = r.minScore(l, vec, true)
+			if r.Personas != nil && !r.SearchLayersApart {
+				hits, ok, err := r.Personas.Search(ctx, id.AgentID, r.request(l, vec, req.Query), l.limits.Recent)
+				if err != nil || ok {
+					*l.dst, errs[0] = hits, err
+					return
+				}
+			}
+			*l.dst, errs[0] = r.searchLayer(ctx, l, vec, req.Query)
+		})
+	}
+	for i, g := range groups {
+		wg.Go(func() { errs[i+1] = r.searchUser(ctx, id.UserID, g, vec, req.Query) })
 	}
 	wg.Wait()
 	out.SearchTime = time.Since(start)
 	hits := len(out.Persona) + len(out.User) + len(out.Relationship) + len(out.Run)
+	nLayers := len(layers)
+	if persona != nil {
+		nLayers++
+	}
 	for _, err := range errs {
 		if err != nil {
 			err = fmt.Errorf("%w: %w", ErrSearch, err)
-			endChildSpan(span, err, attribute.Int("memproxy.layers", len(layers)))
+			endChildSpan(span, err, attribute.Int("memproxy.layers", nLayers))
 			return Recalled{}, err
 		}
 	}
-	endChildSpan(span, nil, attribute.Int("memproxy.layers", len(layers)), attribute.Int("memproxy.hits", hits))
+	endChildSpan(span, nil, attribute.Int("memproxy.layers", nLayers), attribute.Int("memproxy.hits", hits))
 
 	// Dedup in priority order: persona, relationship, run, user.
 	seenID := make(map[string]bool)

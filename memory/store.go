@@ -87,6 +87,9 @@ type Page struct {
 	Offset int
 	Limit  int // 0: no limit
 	Fresh  bool
+	// Vectors asks for each memory's vector too (the persona cache ranks
+	// by it); a listing leaves them out otherwise.
+	Vectors bool
 }
 
 // A HistoryRecord is one change to a memory.

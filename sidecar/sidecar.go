@@ -97,11 +97,21 @@ func run(ctx context.Context, getenv func(string) string, unknown []config.Unkno
 	if err != nil {
 		return fmt.Errorf("learn.extraction (MEMPROXY_EXTRACTION_MODEL): %w", err)
 	}
+	// The persona cache sees every write made here: both services write
+	// through the store that invalidates it.
+	var personas *memory.PersonaCache
+	var writes memory.Store = store
+	if pc := cfg.Recall.PersonaCache; pc.TTL > 0 {
+		personas = memory.NewPersonaCache(store, memory.PersonaCacheOptions{
+			TTL: time.Duration(pc.TTL), MaxAgents: pc.MaxAgents, MaxMemories: pc.MaxMemories,
+		})
+		writes = &memory.InvalidatingStore{Store: store, Personas: personas}
+	}
 	learning := &learn.Service{
-		Store: store, Embedder: embedder, LLM: llm, Policies: pols,
+		Store: writes, Embedder: embedder, LLM: llm, Policies: pols,
 		MinChars: 8, DupThreshold: cfg.Learn.DupThreshold, SimilarTopK: 5,
 	}
-	managing := &memory.Service{Store: store, Embedder: embedder, Adder: learning}
+	managing := &memory.Service{Store: writes, Embedder: embedder, Adder: learning}
 	outbox, err := learn.OpenOutboxWith(cfg.DataDir, learn.OutboxOptions{
 		Limit: cfg.Learn.QueueSize, FailOnCorrupt: cfg.Learn.OutboxOnCorrupt == "fail", Log: log,
 	})
@@ -144,7 +154,7 @@ func run(ctx context.Context, getenv func(string) string, unknown []config.Unkno
 	if err != nil {
 		return fmt.Errorf("upstream.url: %w", err) // Validate has checked it
 	}
-	recaller := &memory.Retriever{Store: store, Embedder: embedder}
+	recaller := &memory.Retriever{Store: store, Embedder: embedder, Personas: personas}
 	// The default encoding's vocabulary takes a few hundred milliseconds to
 	// build: built now, not on the first request's time.
 	go injector.LoadEncoding(injector.O200kBase)

@@ -51,7 +51,7 @@ func (s *Store) List(ctx context.Context, f memory.Filter, page memory.Page) ([]
 	}
 	out := make([]memory.Memory, 0, end-start)
 	for _, m := range found[start:end] {
-		out = append(out, *clone(m, false))
+		out = append(out, *clone(m, page.Vectors))
 	}
 	return out, nil
 }

@@ -76,9 +76,9 @@ func (s *Store) page(ctx context.Context, c client, expr, after string, limit in
 
 // each calls fn with every memory matching f, in id order, a page at a
 // time, until fn returns false.
-func (s *Store) each(ctx context.Context, c client, f memory.Filter, p plan, expr, after string, cl entity.ConsistencyLevel, fn func(memory.Memory) bool) error {
+func (s *Store) each(ctx context.Context, c client, f memory.Filter, p plan, expr, after string, fields []string, cl entity.ConsistencyLevel, fn func(memory.Memory) bool) error {
 	for {
-		rs, ids, err := s.page(ctx, c, expr, after, s.pages.full, outputFields(), cl)
+		rs, ids, err := s.page(ctx, c, expr, after, s.pages.full, fields, cl)
 		if err != nil {
 			return err
 		}
@@ -140,7 +140,7 @@ func (s *Store) Scan(ctx context.Context, f memory.Filter, after string, limit i
 		return out, nil
 	}
 	var out []memory.Memory
-	err = s.each(ctx, c, f, p, expr, after, entity.ClStrong, func(m memory.Memory) bool {
+	err = s.each(ctx, c, f, p, expr, after, outputFields(), entity.ClStrong, func(m memory.Memory) bool {
 		out = append(out, m)
 		return len(out) < limit
 	})
@@ -164,15 +164,19 @@ func (s *Store) List(ctx context.Context, f memory.Filter, page memory.Page) ([]
 		return nil, nil
 	}
 	offset, cl := max(page.Offset, 0), level(page.Fresh)
+	fields := outputFields()
+	if page.Vectors {
+		fields = append(fields, fieldVector)
+	}
 	if page.Limit > 0 {
-		ms, err := s.newest(ctx, c, f, p, expr, offset+page.Limit, offset, cl)
+		ms, err := s.newest(ctx, c, f, p, expr, offset+page.Limit, offset, fields, cl)
 		if err != nil {
 			return nil, err
 		}
 		return ms[min(offset, len(ms)):], nil
 	}
 	var ms []memory.Memory
-	if err := s.each(ctx, c, f, p, expr, "", cl, func(m memory.Memory) bool {
+	if err := s.each(ctx, c, f, p, expr, "", fields, cl, func(m memory.Memory) bool {
 		ms = append(ms, m)
 		return true
 	}); err != nil {
@@ -205,11 +209,11 @@ func compareNewest(a, b memory.Memory) int {
 // (Were ids ordered by time, oldest first, the bound would pass every
 // memory until the last page: one pass over ids and times, no worse than
 // sorting everything.)
-func (s *Store) newest(ctx context.Context, c client, f memory.Filter, p plan, expr string, need, skip int, cl entity.ConsistencyLevel) ([]memory.Memory, error) {
+func (s *Store) newest(ctx context.Context, c client, f memory.Filter, p plan, expr string, need, skip int, whole []string, cl entity.ConsistencyLevel) ([]memory.Memory, error) {
 	kept := &oldestFirst{}
 	after, bound := "", ""
 	for first := true; ; first = false {
-		fields, limit := outputFields(), s.pages.full
+		fields, limit := whole, s.pages.full
 		switch {
 		case first:
 			limit = min(max(need, s.pages.first), s.pages.full)
@@ -262,13 +266,13 @@ func (s *Store) newest(ctx context.Context, c client, f memory.Filter, p plan, e
 	for i := len(out) - 1; i >= 0; i-- {
 		out[i] = heap.Pop(kept).(keptMemory)
 	}
-	return s.complete(ctx, c, expr, out, skip, cl)
+	return s.complete(ctx, c, expr, out, skip, whole, cl)
 }
 
 // complete returns the memories of kept, reading those from the skip-th
 // on that were listed without their fields. One deleted meanwhile is left
 // out.
-func (s *Store) complete(ctx context.Context, c client, expr string, kept []keptMemory, skip int, cl entity.ConsistencyLevel) ([]memory.Memory, error) {
+func (s *Store) complete(ctx context.Context, c client, expr string, kept []keptMemory, skip int, fields []string, cl entity.ConsistencyLevel) ([]memory.Memory, error) {
 	var ids []string
 	for _, k := range kept[min(skip, len(kept)):] {
 		if !k.whole {
@@ -279,7 +283,7 @@ func (s *Store) complete(ctx context.Context, c client, expr string, kept []kept
 	for chunk := range slices.Chunk(ids, 512) {
 		in, _ := idsIn(fieldID, chunk)
 		rs, err := c.Query(ctx, milvusclient.NewQueryOption(s.cfg.Collection).WithFilter(and(exprBound(expr), native(in)).expr).
-			WithOutputFields(outputFields()...).WithLimit(len(chunk)).WithConsistencyLevel(cl))
+			WithOutputFields(fields...).WithLimit(len(chunk)).WithConsistencyLevel(cl))
 		if err != nil {
 			return nil, s.failed(ctx, "listing", err)
 		}
@@ -356,7 +360,7 @@ func (s *Store) Count(ctx context.Context, f memory.Filter) (int, error) {
 	}
 	if !p.exact {
 		n := 0
-		err := s.each(ctx, c, f, p, expr, "", entity.ClStrong, func(memory.Memory) bool {
+		err := s.each(ctx, c, f, p, expr, "", outputFields(), entity.ClStrong, func(memory.Memory) bool {
 			n++
 			return true
 		})

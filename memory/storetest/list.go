@@ -30,6 +30,21 @@ func testPages(t *testing.T, s memory.Store) {
 	if len(got) != 25 || got[0] != "fact 24" || got[24] != "fact 00" {
 		t.Errorf("pages = %v, want all 25, newest first", got)
 	}
+	// Vectors come back when asked for, as added; not otherwise.
+	for _, limit := range []int{0, 3} {
+		for _, vectors := range []bool{false, true} {
+			page, err := s.List(ctx(t), memory.UserFilter("u"), memory.Page{Limit: limit, Fresh: true, Vectors: vectors})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range page {
+				want := ms[slices.IndexFunc(ms, func(x memory.Memory) bool { return x.ID == m.ID })].Vector
+				if vectors && !slices.Equal(m.Vector, want) || !vectors && m.Vector != nil {
+					t.Fatalf("List(limit %d, Vectors %v): %q has vector %v, want %v", limit, vectors, m.Text, m.Vector[:min(2, len(m.Vector))], vectors)
+				}
+			}
+		}
+	}
 }
 
 // testScan walks memories in id order, a page at a time, with ids that

@@ -45,4 +45,5 @@ func Run(t *testing.T, open Opener, opts Options) {
 	t.Run("Scan", func(t *testing.T) { testScan(t, open(t)) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, open(t)) })
 	t.Run("History", func(t *testing.T) { testHistory(t, open(t)) })
+	t.Run("RecallOneSearch", func(t *testing.T) { testRecallOneSearch(t, open(t)) })
 }
