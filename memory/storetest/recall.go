@@ -69,6 +69,13 @@ func testRecallOneSearch(t *testing.T, s memory.Store) {
 	add(3, memory.Scope{UserID: "v"}, map[string]any{"agent_id": "a"})
 	add(4, memory.Scope{AgentID: "a"}, nil)
 	mustAdd(t, s, ms...)
+	// The recall reads as the chat path does, without waiting for recent
+	// writes (Milvus' bounded staleness); one fresh read of the user's
+	// memories first, so that both paths see every one of them and the
+	// comparison is of the paths, not of when each one ran.
+	if got, err := s.List(ctx(t), memory.UserFilter("u"), memory.Page{Fresh: true}); err != nil || len(got) != 48 {
+		t.Fatalf("fresh listing of u: %d memories, %v; want 48", len(got), err)
+	}
 
 	id := memory.Identity{UserID: "u", AgentID: "a", RunID: "r1"}
 	queries := []string{"", "violin tea", "garden river chess", "piano", "nothing shared"}
