@@ -16,6 +16,9 @@
 //     (-milvus-lite), beside BM25, exact dense and RRF baselines.
 //  7. peers: the LiteLLM proxy and the Portkey gateway, when installed,
 //     beside the sidecar and a bare reverse proxy (-litellm, -portkey).
+//  8. scale: memory on Milvus with 10,000 memories over 1,000 users at
+//     fixed rates (-scale-rates), with and without the recall breaker and
+//     beside the -baseline binary, against one direct Milvus search.
 //
 // It builds and runs the real sidecar binary and the fake upstream as
 // processes of their own, prints each table as it goes, and writes the
@@ -83,6 +86,7 @@ type options struct {
 	minilmPython       string
 	litellm, portkey   string
 	peerRates          []float64
+	scaleRates         []float64
 }
 
 func main() {
@@ -126,7 +130,7 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var o options
-	var rates, concs, sizes, sections, baselineEnv, peerRates string
+	var rates, concs, sizes, sections, baselineEnv, peerRates, scaleRates string
 	fs.StringVar(&o.out, "out", "", "write the report here (e.g. BENCHMARKS.md); empty: stdout only")
 	fs.StringVar(&o.plot, "plot", "", "write the latency-vs-rate plot here (PNG)")
 	fs.StringVar(&o.command, "command", "", "the command to record in the report (default: this one)")
@@ -161,6 +165,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.litellm, "litellm", "", "the LiteLLM proxy's litellm command, measured in the peers test (empty: not measured)")
 	fs.StringVar(&o.portkey, "portkey", "", "the Portkey gateway's build/start-server.js, run with node in the peers test (empty: not measured)")
 	fs.StringVar(&peerRates, "peer-rates", "25,100,500", "fixed rates (requests/s) of the peers test")
+	fs.StringVar(&scaleRates, "scale-rates", "30,100,300", "fixed rates (chats/s) of the production-scale test on Milvus")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -201,6 +206,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.peerRates, err = floats(peerRates); err != nil {
 		return o, fmt.Errorf("-peer-rates: %w", err)
+	}
+	if o.scaleRates, err = floats(scaleRates); err != nil {
+		return o, fmt.Errorf("-scale-rates: %w", err)
 	}
 	if o.sizes, err = ints(sizes); err != nil {
 		return o, fmt.Errorf("-sizes: %w", err)
@@ -245,7 +253,7 @@ func parseFlags(args []string) (options, error) {
 }
 
 // sectionNames are the tests, in the order they run.
-var sectionNames = []string{"passthrough", "stream", "peers", "memory", "learning", "writer", "quality", "locomo"}
+var sectionNames = []string{"passthrough", "stream", "peers", "memory", "learning", "writer", "quality", "locomo", "scale"}
 
 func floats(s string) ([]float64, error) {
 	var out []float64
@@ -297,6 +305,7 @@ type bench struct {
 	sections []*section
 	goals    map[string]*goal
 	plot     []plotPoint
+	charts   []chart
 }
 
 func newBench(o options) (*bench, error) {
@@ -369,6 +378,7 @@ func (b *bench) run() error {
 		"writer":      b.writer,
 		"quality":     b.quality,
 		"locomo":      b.locomo,
+		"scale":       b.scale,
 	}
 	for _, name := range sectionNames {
 		if !b.o.sections[name] {

@@ -50,7 +50,8 @@ func (b *bench) prepareStore(name, store string, n int, emb string) (map[string]
 	}
 	start := time.Now()
 	ms := memories(n, usersFor(n), uint64(n), vector)
-	settings := map[string]string{}
+	// The hash embedder is named: the sidecar's default is the static one.
+	settings := map[string]string{"MEMPROXY_EMBEDDER": "hash"}
 	if emb == embedOpenAI {
 		settings["MEMPROXY_EMBEDDER"] = "openai"
 		settings["MEMPROXY_EMBEDDING_MODEL"] = openAIModel

@@ -18,11 +18,13 @@ const (
 	notesEnd   = "<!-- end of notes -->"
 )
 
-// goalOrder is the order of issue 9's and issue 13's goals in the summary.
+// goalOrder is the order of issue 9's, 13's and 16's goals in the summary.
 var goalOrder = []string{"pass50", "pass99", "tput2000", "rssidle", "rss1000", "mem50", "mem99", "memE", "ttfb", "coalesce",
 	"writer", "learnOnOff", "backlog", "quality-embedded", "quality-milvus",
 	// issue 13's, on LoCoMo
-	"locomo-static-embedded", "locomo-minilm-embedded", "locomo-static-lite", "locomo-minilm-lite"}
+	"locomo-static-embedded", "locomo-minilm-embedded", "locomo-static-lite", "locomo-minilm-lite",
+	// issue 16's, on Milvus at production scale
+	"scaleSearch", "scaleAdded"}
 
 // write prints the goals and writes the report and the plot.
 func (b *bench) write() error {
@@ -39,6 +41,9 @@ func (b *bench) write() error {
 			return err
 		}
 		log.Printf("wrote %s", b.o.plot)
+	}
+	if err := b.writeCharts(); err != nil {
+		return err
 	}
 	if b.o.out == "" {
 		return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -195,6 +196,12 @@ func (b *bench) peers() error {
 		"Open loop, latency from the scheduled send; CPU is %% of one core of the proxy process, RSS its peak. %d run(s) of %v per rate.\n\n",
 		b.o.up.latency, b.o.runs, b.o.dur)
 	tb := newTable("rate (req/s)", "path", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "errors", "wrong answers", "CPU %", "RSS MiB")
+	// The chart: each proxy's added p50 and p99 against the rate.
+	added := map[string]*[2]plotLine{}
+	for i, p := range peers[1:] {
+		col := lineColors[i%len(lineColors)]
+		added[p.t.name] = &[2]plotLine{{label: p.t.name + " p50", col: col}, {label: p.t.name + " p99", col: col, dashed: true}}
+	}
 	for _, rate := range b.o.peerRates {
 		ts := mk(false)
 		res := map[string]metrics{}
@@ -221,12 +228,27 @@ func (b *bench) peers() error {
 			if t.name != "direct" {
 				a50, a99 = diff(m["p50"], dm["p50"]).f(2), diff(m["p99"], dm["p99"]).f(2)
 				cpu, rss = m["cpu"].f(0), m["rss"].f(0)
+				ls := added[t.name]
+				for i, v := range []float64{diff(m["p50"], dm["p50"]).agg().med, diff(m["p99"], dm["p99"]).agg().med} {
+					if m["tput"].agg().med == 0 { // nothing answered: no latency to draw
+						v = math.NaN()
+					}
+					ls[i].xs, ls[i].ys = append(ls[i].xs, rate), append(ls[i].ys, v)
+				}
 			}
 			tb.add(fmt.Sprintf("%.0f", rate), t.name, m["p50"].f(2), m["p99"].f(2), a50, a99, m["errors"].f(0), fmt.Sprint(wrong[t.name]), cpu, rss)
 			log.Printf("peers %4.0f/s %-28s p50 %s ms p99 %s ms errors %s wrong %d", rate, t.name, m["p50"].f(2), m["p99"].f(2), m["errors"].f(0), wrong[t.name])
 		}
 	}
 	sec.printf("### Passthrough, non-streaming\n\n%s\n", tb)
+	var lines []plotLine
+	for _, p := range peers[1:] {
+		lines = append(lines, added[p.t.name][0], added[p.t.name][1])
+	}
+	b.chart("peers", "Added latency over direct, by proxy (log scale)", "added latency (ms)", lines)
+	if b.o.plot != "" {
+		sec.printf("![added latency of each proxy against the rate](%s)\n\n", b.chartPath("peers"))
+	}
 
 	ts := mk(true)
 	res := map[string]metrics{}

@@ -110,6 +110,9 @@ standalone_alive() {
 #
 # A time tick of 20 ms instead of 200 makes strong reads ~10x faster; a
 # short graceful stop makes stopping quick (the data is thrown away).
+# MEMPROXY_MILVUS_CPUS, when set, pins the server (launcher, etcd and the
+# milvus binary, which inherit it) to those CPUs with taskset, as the
+# benchmark does to keep Milvus off the cores of what it measures.
 start_milvus_standalone() {
 	local dir=$milvus_dir/standalone log=$milvus_dir/standalone.log
 	local flags=() flag port proxy http etcd_client etcd_peer
@@ -132,7 +135,11 @@ start_milvus_standalone() {
 		initial-advertise-peer-urls: http://127.0.0.1:$etcd_peer
 		initial-cluster: default=http://127.0.0.1:$etcd_peer
 	EOF
-	ETCD_CONFIG_PATH=$milvus_dir/etcd.yaml setsid .venv-milvus/bin/python -c '
+	local pin=()
+	if [ -n "${MEMPROXY_MILVUS_CPUS:-}" ]; then
+		pin=(taskset -c "$MEMPROXY_MILVUS_CPUS")
+	fi
+	ETCD_CONFIG_PATH=$milvus_dir/etcd.yaml setsid "${pin[@]}" .venv-milvus/bin/python -c '
 import sys
 import milvus
 milvus.default_server.webservice_port = int(sys.argv.pop(1))
