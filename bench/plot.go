@@ -92,6 +92,12 @@ func (p panel) axes(title, xlabel, ylabel string, xstep, ystep float64, yfmt str
 		l := fmt.Sprintf(yfmt, y)
 		p.c.text(p.x0-8-textWidth(l), p.py(y)+4, l, colAxis)
 	}
+	p.frame(title, xlabel, ylabel, xstep)
+}
+
+// frame draws what every chart has whatever its y axis: the x grid and
+// its labels, both axes and the titles.
+func (p panel) frame(title, xlabel, ylabel string, xstep float64) {
 	for x := math.Ceil(p.xmin/xstep) * xstep; x <= p.xmax+1e-9; x += xstep {
 		p.c.line(p.px(x), p.y0, p.px(x), p.y1, 1, 0, colGrid)
 		l := fmt.Sprintf("%.0f", x)
@@ -102,6 +108,19 @@ func (p panel) axes(title, xlabel, ylabel string, xstep, ystep float64, yfmt str
 	p.c.text((p.x0+p.x1)/2-textWidth(xlabel)/2, p.y1+38, xlabel, colAxis)
 	p.c.text(p.x0-8-textWidth(ylabel)/2+20, p.y0-10, ylabel, colAxis)
 	p.c.text((p.x0+p.x1)/2-textWidth(title)/2, p.y0-28, title, color.Black)
+}
+
+// savePNG writes img to path.
+func savePNG(path string, img image.Image) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // series draws a line through the points with a marker at each.
@@ -224,13 +243,5 @@ func writePlot(path string, pts []plotPoint, upstreamLatency string, subtitle st
 	})
 
 	c.text(W/2-textWidth(subtitle)/2, H-18, subtitle, colAxis)
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return savePNG(path, img)
 }

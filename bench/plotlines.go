@@ -5,10 +5,8 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
-	"image/png"
 	"log"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -74,15 +72,7 @@ func writeLines(path, title, subtitle, xlabel, ylabel string, floor float64, lin
 	}
 	p.legend(p.x0+16, p.y0+14, entries)
 	c.text(W/2-textWidth(subtitle)/2, H-18, subtitle, colAxis)
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return savePNG(path, img)
 }
 
 // axesLog is axes for a y axis of log10 values: a grid line and label at
@@ -93,16 +83,7 @@ func (p panel) axesLog(title, xlabel, ylabel string, xstep float64) {
 		l := fmt.Sprintf("%g", math.Pow(10, y))
 		p.c.text(p.x0-8-textWidth(l), p.py(y)+4, l, colAxis)
 	}
-	for x := 0.0; x <= p.xmax+1e-9; x += xstep {
-		p.c.line(p.px(x), p.y0, p.px(x), p.y1, 1, 0, colGrid)
-		l := fmt.Sprintf("%.0f", x)
-		p.c.text(p.px(x)-textWidth(l)/2, p.y1+18, l, colAxis)
-	}
-	p.c.line(p.x0, p.y1, p.x1, p.y1, 2, 0, colAxis)
-	p.c.line(p.x0, p.y0, p.x0, p.y1, 2, 0, colAxis)
-	p.c.text((p.x0+p.x1)/2-textWidth(xlabel)/2, p.y1+38, xlabel, colAxis)
-	p.c.text(p.x0-8-textWidth(ylabel)/2+20, p.y0-10, ylabel, colAxis)
-	p.c.text((p.x0+p.x1)/2-textWidth(title)/2, p.y0-28, title, color.Black)
+	p.frame(title, xlabel, ylabel, xstep)
 }
 
 // A chart is a line chart a section drew, written beside -plot with its
