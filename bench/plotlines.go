@@ -27,12 +27,13 @@ var lineColors = []color.Color{colSidecar, colBare, colDirect, color.RGBA{44, 16
 // writeLines draws lines against a linear x axis and a logarithmic y
 // axis (ms), for figures that span several orders of magnitude, such as
 // proxies from a fraction of a millisecond to seconds of added latency.
-// Values at or below floor are drawn at floor.
+// Values under floor are drawn at floor; values at or below zero (an
+// added latency the direct path's outliers made negative) are not drawn.
 func writeLines(path, title, subtitle, xlabel, ylabel string, floor float64, lines []plotLine) error {
 	lo, hi, xmax := math.Inf(1), math.Inf(-1), 0.0
 	for _, l := range lines {
 		for i, y := range l.ys {
-			if math.IsNaN(y) {
+			if math.IsNaN(y) || y <= 0 {
 				continue
 			}
 			y = max(y, floor)
@@ -48,18 +49,24 @@ func writeLines(path, title, subtitle, xlabel, ylabel string, floor float64, lin
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	c := canvas{img}
 	xstep := niceStep(xmax, 6)
-	// The y axis holds log10 of the values, on whole decades, with room
-	// above for the legend.
+	// The y axis holds log10 of the values, on whole decades, with the
+	// legend's height free above the data.
+	const top, bottom = 90, 470
+	rows := len(lines)
+	if rows > 4 { // two columns
+		rows = (rows + 1) / 2
+	}
+	free := float64(rows*18+24) / float64(bottom-top)
 	ymin := math.Floor(math.Log10(lo))
-	ymax := math.Ceil(math.Log10(hi)) + math.Ceil(float64(len(lines))/3)
-	p := panel{c: c, x0: 90, y0: 90, x1: W - 40, y1: 470, xmin: 0, xmax: math.Ceil(xmax*1.05/xstep) * xstep, ymin: ymin, ymax: ymax}
+	ymax := math.Ceil((math.Log10(hi) - ymin*free) / (1 - free))
+	p := panel{c: c, x0: 90, y0: top, x1: W - 40, y1: bottom, xmin: 0, xmax: math.Ceil(xmax*1.05/xstep) * xstep, ymin: ymin, ymax: ymax}
 	p.axesLog(title, xlabel, ylabel, xstep)
 	var entries []legendEntry
 	for _, l := range lines {
 		ys := make([]float64, len(l.ys))
 		for i, y := range l.ys {
 			ys[i] = math.NaN()
-			if !math.IsNaN(y) {
+			if !math.IsNaN(y) && y > 0 {
 				ys[i] = math.Log10(max(y, floor))
 			}
 		}
@@ -70,7 +77,8 @@ func writeLines(path, title, subtitle, xlabel, ylabel string, floor float64, lin
 		p.series(l.xs, ys, l.col, dash)
 		entries = append(entries, legendEntry{l.col, l.dashed, l.label})
 	}
-	p.legend(p.x0+16, p.y0+14, entries)
+	p.legend(p.x0+16, p.y0+14, entries[:rows])
+	p.legend((p.x0+p.x1)/2+16, p.y0+14, entries[rows:])
 	c.text(W/2-textWidth(subtitle)/2, H-18, subtitle, colAxis)
 	return savePNG(path, img)
 }
