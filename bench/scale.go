@@ -101,8 +101,8 @@ func (b *bench) scale() error {
 
 	lat := newTable("rate", "path", "added p50 ms", "added p99 ms", "search p50 ms", "search p99 ms",
 		"injected", "failed open: timeout", "failed open: breaker", "failed open: other", "errors", "sidecar CPU %")
-	floor := newTable("rate", "direct Milvus search p50 ms", "p99 ms", "memproxy search p50 ms", "p99 ms", "memproxy / direct p50")
-	byStatus := newTable("rate", "path", "status", "share", "added p50 ms", "added p99 ms")
+	floor := newTable("rate", "direct Milvus search p50 ms", "p99 ms", "failed", "memproxy search p50 ms", "p99 ms", "memproxy / direct p50")
+	byStatus := newTable("rate", "path", "status", "share", "p50 − direct p50 ms", "p99 − direct p99 ms")
 	lines := make([]plotLine, len(variants)+2)
 	for i, v := range variants {
 		lines[i] = plotLine{label: v.label + ": added p50", col: lineColors[i%len(lineColors)]}
@@ -116,12 +116,8 @@ func (b *bench) scale() error {
 		statuses := map[string]map[string][]time.Duration{}
 		counts := map[string]map[string]int{}
 		probe := metrics{}
-		var directP50 series
 		for run := range b.o.runs {
 			ws := b.runOpen(targets, rate, run)
-			dm := metrics{}
-			ws["direct"].record(dm)
-			directP50 = append(directP50, dm["p50"]...)
 			for name, w := range ws {
 				if res[name] == nil {
 					res[name], stages[name] = metrics{}, metrics{}
@@ -141,10 +137,11 @@ func (b *bench) scale() error {
 					statuses[name][st] = append(statuses[name][st], s.lat)
 				}
 			}
-			p := b.searchLoop(direct, rate, b.o.dur, users)
+			p, failed := b.searchLoop(direct, rate, b.o.dur, users)
 			probe.add("p50", ms(p.p50))
 			probe.add("p99", ms(p.p99))
-			log.Printf("scale %.0f/s run %d: direct search p50 %.3f ms; %s", rate, run+1, ms(p.p50), describeRun(ws))
+			probe.add("errors", float64(failed))
+			log.Printf("scale %.0f/s run %d: direct search p50 %.3f ms, %d failed; %s", rate, run+1, ms(p.p50), failed, describeRun(ws))
 		}
 		dm := res["direct"]
 		for i, v := range variants {
@@ -172,16 +169,16 @@ func (b *bench) scale() error {
 				fmt.Sprintf("%.1f %%", 100*float64(other)/float64(max(total, 1))), sm["errors"].f(0), sm["cpu"].f(0))
 			keys := slices.Sorted(maps.Keys(statuses[v.name]))
 			for _, k := range keys {
+				// Pooled over the runs, against the direct path's median.
 				d := summarize(statuses[v.name][k])
-				base := directP50.agg().med
 				byStatus.add(fmt.Sprint(rate), v.label, "`"+k+"`", share(k),
-					fmt.Sprintf("%.3f", ms(d.p50)-base), fmt.Sprintf("%.3f", ms(d.p99)-base))
+					fmt.Sprintf("%.3f", ms(d.p50)-dm["p50"].agg().med), fmt.Sprintf("%.3f", ms(d.p99)-dm["p99"].agg().med))
 			}
 		}
 		after := stages["scale-after"]
 		point(len(variants), rate, after["search50"].agg().med)
 		point(len(variants)+1, rate, probe["p50"].agg().med)
-		floor.add(fmt.Sprint(rate), probe["p50"].f(3), probe["p99"].f(3), after["search50"].f(3), after["search99"].f(3),
+		floor.add(fmt.Sprint(rate), probe["p50"].f(3), probe["p99"].f(3), probe["errors"].f(0), after["search50"].f(3), after["search99"].f(3),
 			ratio(after["search50"], probe["p50"]).f(2)+"×")
 		if rate == 100 {
 			r := ratio(after["search50"], probe["p50"]).agg()
@@ -202,7 +199,8 @@ func (b *bench) scale() error {
 		}
 	}
 	sec.printf("%s\n*search* is the sidecar's own `Server-Timing` stage (the whole store part of a recall: persona, user, "+
-		"relationship and run layers). The shares are of all of a path's requests at that rate.\n\n", lat)
+		"relationship and run layers), over the recalls that answered in the budget only: a recall that timed out or that "+
+		"the breaker skipped has no search stage. The shares are of all of a path's requests at that rate.\n\n", lat)
 	sec.printf("One direct search against the sidecar's search, same run:\n\n%s\n", floor)
 	sec.printf("Latency by memory status (added over the direct path's p50 of the same rate): what a request pays when "+
 		"recall timed out, when the breaker skipped it, and when it injected.\n\n%s\n", byStatus)
@@ -215,12 +213,14 @@ func (b *bench) scale() error {
 }
 
 // searchLoop sends one direct search of a random user's memories at rate
-// per second for d, open loop, and returns the latencies' distribution.
-func (b *bench) searchLoop(s memory.Store, rate float64, d time.Duration, users int) dist {
+// per second for d, open loop, and returns the distribution of the
+// searches that answered and how many failed (or took over 5 s).
+func (b *bench) searchLoop(s memory.Store, rate float64, d time.Duration, users int) (dist, int) {
 	b.awaitQuiet()
 	hash := embed.NewHash(0)
 	n := int(rate * d.Seconds())
 	lat := make([]time.Duration, n)
+	failed := make([]bool, n)
 	var wg sync.WaitGroup
 	start := time.Now().Add(time.Millisecond)
 	interval := float64(time.Second) / rate
@@ -236,15 +236,21 @@ func (b *bench) searchLoop(s memory.Store, rate float64, d time.Duration, users 
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if _, err := s.Search(ctx, memory.SearchRequest{Vector: v[0], Filter: memory.UserFilter(user), TopK: 5}); err != nil {
-				lat[i] = 5 * time.Second
-				return
-			}
-			lat[i] = time.Since(t)
+			_, err := s.Search(ctx, memory.SearchRequest{Vector: v[0], Filter: memory.UserFilter(user), TopK: 5})
+			lat[i], failed[i] = time.Since(t), err != nil
 		})
 	}
 	wg.Wait()
-	return summarize(lat)
+	var ok []time.Duration
+	bad := 0
+	for i := range lat {
+		if failed[i] {
+			bad++
+		} else {
+			ok = append(ok, lat[i])
+		}
+	}
+	return summarize(ok), bad
 }
 
 // describeRun is a one-line log of each path's p50 in a run.

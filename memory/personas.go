@@ -3,6 +3,7 @@ package memory
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -38,12 +39,18 @@ type PersonaCache struct {
 	store Store
 	opts  PersonaCacheOptions
 
+	// loads bounds the loads running at once (maxPersonaLoads): each may
+	// outlive its chat, and agent ids come from clients.
+	loads chan struct{}
+
 	mu      sync.Mutex
 	entries *lru.Cache[string, *persona]
 	loading map[string]*personaLoad
-	// epoch counts invalidations: a load that saw one while it ran may
-	// hold what was there before the write, and is not kept.
-	epoch uint64
+	// written is when each agent's persona was last written through this
+	// cache's InvalidatingStore: its next loads read fresh (Page.Fresh)
+	// for staleReadWindow, so that a store's cheaper, possibly stale read
+	// cannot put what the write replaced back in the cache for a TTL.
+	written map[string]time.Time
 }
 
 // persona is one agent's cached persona. It is never changed once built.
@@ -59,7 +66,27 @@ type personaLoad struct {
 	done chan struct{}
 	p    *persona
 	err  error
+	// Set under the cache's lock while the load runs: stale, when a write
+	// to the agent's persona may be missing from what it reads; deleted,
+	// the ids deleted meanwhile, any of which in its answer makes it stale.
+	stale   bool
+	deleted []string
 }
+
+// maxPersonaLoads is how many personas load at once; a chat that would
+// start one more searches the store for its persona instead.
+const maxPersonaLoads = 64
+
+// maxDeletedDuringLoad is how many deleted ids a load in flight keeps to
+// check its answer against; past it, the load is not kept.
+const maxDeletedDuringLoad = 10000
+
+// staleReadWindow is how long after a write a store's cheaper reads may
+// still miss it (Milvus' bounded consistency lags up to 5 s by default).
+const staleReadWindow = 5 * time.Second
+
+// errTooManyLoads: maxPersonaLoads loads are running.
+var errTooManyLoads = errors.New("too many persona loads at once")
 
 // NewPersonaCache returns a cache over store. A zero option takes its
 // default: TTL 5s, MaxAgents 1,000, MaxMemories 200.
@@ -74,7 +101,8 @@ func NewPersonaCache(store Store, opts PersonaCacheOptions) *PersonaCache {
 		opts.MaxMemories = 200
 	}
 	entries, _ := lru.New[string, *persona](opts.MaxAgents) // errors only on a size below 1
-	return &PersonaCache{store: store, opts: opts, entries: entries, loading: make(map[string]*personaLoad)}
+	return &PersonaCache{store: store, opts: opts, entries: entries, loading: make(map[string]*personaLoad),
+		written: make(map[string]time.Time), loads: make(chan struct{}, maxPersonaLoads)}
 }
 
 // IsPersona reports whether m is in the persona of its agent (see
@@ -89,6 +117,9 @@ func IsPersona(m *Memory) bool {
 // ok false means the persona is too large to cache: search the store.
 func (c *PersonaCache) Search(ctx context.Context, agentID string, req SearchRequest, recent bool) (hits []Hit, ok bool, err error) {
 	p, err := c.get(ctx, agentID)
+	if errors.Is(err, errTooManyLoads) {
+		return nil, false, nil
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -138,9 +169,15 @@ func (c *PersonaCache) get(ctx context.Context, agentID string) (*persona, error
 			return nil, ctx.Err()
 		}
 	}
+	select {
+	case c.loads <- struct{}{}:
+	default:
+		c.mu.Unlock()
+		return nil, errTooManyLoads
+	}
 	l := &personaLoad{done: make(chan struct{})}
 	c.loading[agentID] = l
-	epoch := c.epoch
+	fresh := time.Since(c.written[agentID]) < staleReadWindow
 	c.mu.Unlock()
 
 	// The load outlives a caller whose budget runs out, so that the next
@@ -149,12 +186,13 @@ func (c *PersonaCache) get(ctx context.Context, agentID string) (*persona, error
 	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), personaLoadTimeout)
 	go func() {
 		defer cancel()
-		p, err := c.load(lctx, agentID)
+		defer func() { <-c.loads }()
+		p, err := c.load(lctx, agentID, fresh)
 		c.mu.Lock()
 		if c.loading[agentID] == l {
 			delete(c.loading, agentID)
 		}
-		if err == nil && c.epoch == epoch {
+		if err == nil && !l.stale && !p.holdsAny(l.deleted) {
 			c.entries.Add(agentID, p)
 		}
 		l.p, l.err = p, err
@@ -172,10 +210,21 @@ func (c *PersonaCache) get(ctx context.Context, agentID string) (*persona, error
 // personaLoadTimeout bounds one listing of a persona.
 const personaLoadTimeout = 10 * time.Second
 
-// load lists the persona of agentID with its vectors and indexes it.
-func (c *PersonaCache) load(ctx context.Context, agentID string) (*persona, error) {
+// holdsAny reports whether p holds one of ids.
+func (p *persona) holdsAny(ids []string) bool {
+	for _, id := range ids {
+		if p.byID[id] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// load lists the persona of agentID with its vectors and indexes it;
+// fresh asks the store for a read that sees every write before it.
+func (c *PersonaCache) load(ctx context.Context, agentID string, fresh bool) (*persona, error) {
 	p := &persona{loaded: time.Now()}
-	ms, err := c.store.List(ctx, PersonaFilter(agentID), Page{Limit: c.opts.MaxMemories + 1, Vectors: true})
+	ms, err := c.store.List(ctx, PersonaFilter(agentID), Page{Limit: c.opts.MaxMemories + 1, Vectors: true, Fresh: fresh})
 	if err != nil {
 		return nil, fmt.Errorf("loading the persona of %q: %w", agentID, err)
 	}
@@ -202,33 +251,50 @@ func (c *PersonaCache) load(ctx context.Context, agentID string) (*persona, erro
 }
 
 // Invalidate drops the cached persona of agentID: the next recall lists
-// it again. A load running meanwhile is not kept.
+// it again, reading fresh. A load of it running meanwhile is not kept.
 func (c *PersonaCache) Invalidate(agentID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.epoch++
-	c.entries.Remove(agentID)
-	delete(c.loading, agentID)
+	c.invalidate(agentID)
 }
 
-// InvalidateIDs drops every cached persona holding one of ids, and any
-// load running meanwhile (it may hold one of them).
+// invalidate is Invalidate with c.mu held.
+func (c *PersonaCache) invalidate(agentID string) {
+	c.entries.Remove(agentID)
+	if l := c.loading[agentID]; l != nil {
+		l.stale = true
+		delete(c.loading, agentID)
+	}
+	now := time.Now()
+	if len(c.written) >= c.opts.MaxAgents {
+		for a, t := range c.written {
+			if now.Sub(t) >= staleReadWindow {
+				delete(c.written, a)
+			}
+		}
+	}
+	c.written[agentID] = now
+}
+
+// InvalidateIDs drops every cached persona holding one of ids; a load
+// running meanwhile is not kept if its answer holds one of them.
 func (c *PersonaCache) InvalidateIDs(ids ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.epoch++
-	clear(c.loading)
 	for _, agent := range c.entries.Keys() {
-		p, ok := c.entries.Peek(agent)
-		if !ok {
+		if p, ok := c.entries.Peek(agent); ok && p.holdsAny(ids) {
+			c.invalidate(agent)
+		}
+	}
+	for _, l := range c.loading {
+		if l.stale {
 			continue
 		}
-		for _, id := range ids {
-			if p.byID[id] != nil {
-				c.entries.Remove(agent)
-				break
-			}
+		if len(l.deleted)+len(ids) > maxDeletedDuringLoad {
+			l.stale, l.deleted = true, nil
+			continue
 		}
+		l.deleted = append(l.deleted, ids...)
 	}
 }
 

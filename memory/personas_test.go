@@ -316,3 +316,145 @@ func TestPersonaLoadOutlivesItsCaller(t *testing.T) {
 		t.Errorf("%d listings, want 1: the first caller's load is kept", n)
 	}
 }
+
+// startedStore signals each persona listing as it starts, records
+// whether it asked for a fresh read, and holds it until release closes.
+type startedStore struct {
+	memory.Store
+	started chan bool // Page.Fresh of each listing, as it starts
+	release chan struct{}
+}
+
+func (s startedStore) List(ctx context.Context, f memory.Filter, p memory.Page) ([]memory.Memory, error) {
+	s.started <- p.Fresh
+	select {
+	case <-s.release:
+		return s.Store.List(ctx, f, p)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestPersonaCacheReadsFreshAfterAWrite: the load that follows a write
+// through this sidecar asks for a fresh read, so that a store's stale read
+// cannot cache what the write replaced for a whole TTL; other loads do not.
+func TestPersonaCacheReadsFreshAfterAWrite(t *testing.T) {
+	e := embed.NewHash(0)
+	inner := newStore(t, e)
+	st := startedStore{inner, make(chan bool, 10), make(chan struct{})}
+	close(st.release)
+	c := memory.NewPersonaCache(st, memory.PersonaCacheOptions{TTL: time.Hour})
+	through := &memory.InvalidatingStore{Store: inner, Personas: c}
+	ctx := context.Background()
+	load := func() bool {
+		t.Helper()
+		if _, ok, err := c.Search(ctx, "a", memory.SearchRequest{TopK: 5}, true); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		select {
+		case fresh := <-st.started:
+			return fresh
+		default:
+			t.Fatal("no listing: the persona came from the cache")
+			return false
+		}
+	}
+	addRaw(t, inner, e, "persona", memory.Scope{AgentID: "a"}, nil)
+	if load() {
+		t.Error("first load: fresh read, want the store's cheaper one")
+	}
+	addRaw(t, through, e, "written here", memory.Scope{AgentID: "a"}, nil)
+	if !load() {
+		t.Error("load after a write through this sidecar: not fresh")
+	}
+	c.Invalidate("b")
+	c.Invalidate("a")
+	if !load() {
+		t.Error("load after Invalidate: not fresh")
+	}
+}
+
+// TestPersonaLoadAndDeletes: a load in flight is kept through deletes of
+// memories it does not hold (the writer and the sweep delete user memories
+// all the time) and dropped when it holds one, whose delete it may predate.
+func TestPersonaLoadAndDeletes(t *testing.T) {
+	e := embed.NewHash(0)
+	inner := newStore(t, e)
+	keep := addRaw(t, inner, e, "persona fact", memory.Scope{AgentID: "a"}, nil)
+	gone := addRaw(t, inner, e, "retired persona fact", memory.Scope{AgentID: "a"}, nil)
+	user := addRaw(t, inner, e, "a user memory", memory.Scope{UserID: "u"}, nil)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		deleted memory.Memory
+		relists bool
+	}{
+		{"a user memory deleted during the load", user, false},
+		{"a persona memory deleted during the load", gone, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := startedStore{inner, make(chan bool, 10), make(chan struct{})}
+			c := memory.NewPersonaCache(st, memory.PersonaCacheOptions{TTL: time.Hour})
+			done := make(chan []memory.Hit)
+			go func() {
+				hs, _, _ := c.Search(ctx, "a", memory.SearchRequest{TopK: 5}, true)
+				done <- hs
+			}()
+			<-st.started
+			// The delete reaches the cache while the listing is held, as a
+			// delete through this sidecar does when it lands during a slow
+			// listing that has already read its rows.
+			c.InvalidateIDs(tc.deleted.ID)
+			close(st.release)
+			<-done
+			hs, ok, err := c.Search(ctx, "a", memory.SearchRequest{TopK: 5}, true)
+			if err != nil || !ok {
+				t.Fatal(ok, err)
+			}
+			relisted := false
+			select {
+			case <-st.started:
+				relisted = true
+			default:
+			}
+			if relisted != tc.relists {
+				t.Errorf("listed again: %v, want %v", relisted, tc.relists)
+			}
+			if !slices.ContainsFunc(hs, func(h memory.Hit) bool { return h.ID == keep.ID }) {
+				t.Errorf("persona %q lacks %q", hitTexts(hs), keep.Text)
+			}
+		})
+	}
+}
+
+// TestPersonaLoadsAreBounded: with maxPersonaLoads loads running (each
+// may outlive its chat, and agent ids come from clients), a chat for one
+// more agent does not start another: its persona is searched in the store.
+func TestPersonaLoadsAreBounded(t *testing.T) {
+	e := embed.NewHash(0)
+	inner := newStore(t, e)
+	addRaw(t, inner, e, "persona of the last agent", memory.Scope{AgentID: "last"}, nil)
+	st := startedStore{inner, make(chan bool, 100), make(chan struct{})}
+	c := memory.NewPersonaCache(st, memory.PersonaCacheOptions{TTL: time.Hour})
+	const running = 64 // maxPersonaLoads
+	var wg sync.WaitGroup
+	for i := range running {
+		wg.Go(func() {
+			c.Search(context.Background(), fmt.Sprintf("agent-%d", i), memory.SearchRequest{TopK: 1}, true)
+		})
+	}
+	for range running {
+		<-st.started
+	}
+	_, ok, err := c.Search(context.Background(), "last", memory.SearchRequest{TopK: 1}, true)
+	if err != nil || ok {
+		t.Errorf("one load too many: ok %v, %v; want ok false (search the store), no error", ok, err)
+	}
+	close(st.release)
+	wg.Wait()
+	r := &memory.Retriever{Store: inner, Embedder: e, Personas: c}
+	rec, err := r.Recall(context.Background(), memory.RecallRequest{Identity: memory.Identity{AgentID: "last"}, Query: "persona", Persona: memory.Limits{TopK: 1}})
+	if err != nil || len(rec.Persona) != 1 {
+		t.Errorf("once the loads are done: %q, %v", hitTexts(rec.Persona), err)
+	}
+}

@@ -2,7 +2,9 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 )
 
 // UserSearchMargin is how many times the sum of the user's layers' TopK
@@ -58,8 +60,10 @@ func (r *Retriever) searchLayer(ctx context.Context, l layer, vec []float32, que
 // user: TopK is UserSearchMargin times the sum of theirs, and each layer
 // takes, in the order of that one answer, the hits its filter matches.
 // A layer left short by an answer that was full (more may lie beyond the
-// margin) is searched alone: a second call, so that no layer comes back
-// short for lack of margin.
+// margin) is searched alone, the short layers at once: a second round
+// trip, so that no layer comes back short for lack of margin. A user
+// with more candidates than the margin and few relationship or run
+// memories pays it on every chat.
 //
 // What this gives, against searching each layer alone:
 //   - listed layers (newest first) and searches by vector only: the same
@@ -89,6 +93,7 @@ func (r *Retriever) searchUser(ctx context.Context, userID string, g []layer, ve
 		return fmt.Errorf("searching the memories of the user: %w", err)
 	}
 	full := len(hits) >= all.limits.TopK
+	var short []layer
 	for _, l := range g {
 		var mine []Hit
 		for i := range hits {
@@ -99,12 +104,21 @@ func (r *Retriever) searchUser(ctx context.Context, userID string, g []layer, ve
 				mine = append(mine, hits[i])
 			}
 		}
-		if full && len(mine) < l.limits.TopK {
-			if mine, err = r.searchLayer(ctx, l, vec, query); err != nil {
-				return err
-			}
-		}
 		*l.dst = mine
+		if full && len(mine) < l.limits.TopK {
+			short = append(short, l)
+		}
 	}
-	return nil
+	// The short layers' own searches run at once: one more round trip,
+	// whatever their number.
+	errs := make([]error, len(short))
+	var wg sync.WaitGroup
+	for i, l := range short {
+		wg.Go(func() {
+			hits, err := r.searchLayer(ctx, l, vec, query)
+			*l.dst, errs[i] = hits, err
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
