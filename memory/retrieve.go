@@ -75,6 +75,9 @@ type Retriever struct {
 	// Personas, when set, answers the persona layer from process memory
 	// (see PersonaCache); nil searches the store.
 	Personas *PersonaCache
+	// ShortLayers, when set, remembers the layers the one search of a
+	// user's memories left short, to search them alongside it next time.
+	ShortLayers *ShortLayers
 	// SearchLayersApart searches each layer with its own store call, the
 	// cache unused: the reference the one-search path is tested against.
 	SearchLayersApart bool
@@ -129,13 +132,13 @@ func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, er
 	var persona *layer
 	var layers []layer
 	if id.AgentID != "" && req.Persona.TopK > 0 {
-		persona = &layer{&out.Persona, PersonaFilter(id.AgentID), req.Persona}
+		persona = &layer{&out.Persona, PersonaFilter(id.AgentID), req.Persona, "persona"}
 	}
 	if id.UserID != "" && id.AgentID != "" && req.Relationship.TopK > 0 {
-		layers = append(layers, layer{&out.Relationship, RelationshipFilter(id.UserID, id.AgentID), req.Relationship})
+		layers = append(layers, layer{&out.Relationship, RelationshipFilter(id.UserID, id.AgentID), req.Relationship, "relationship\x00" + id.AgentID})
 	}
 	if id.UserID != "" && id.RunID != "" && req.Run.TopK > 0 {
-		layers = append(layers, layer{&out.Run, RunFilter(id.UserID, id.RunID), req.Run})
+		layers = append(layers, layer{&out.Run, RunFilter(id.UserID, id.RunID), req.Run, "run\x00" + id.RunID})
 	}
 	if id.UserID != "" && req.User.TopK > 0 {
 		// Ask for more so that the user layer stays full after the memories
@@ -146,7 +149,7 @@ func (r *Retriever) Recall(ctx context.Context, req RecallRequest) (Recalled, er
 		if req.ShareRelationships {
 			f = UserFilter(id.UserID)
 		}
-		layers = append(layers, layer{&out.User, f, l})
+		layers = append(layers, layer{&out.User, f, l, "user\x00" + id.AgentID})
 	}
 	if persona == nil && len(layers) == 0 {
 		return out, nil

@@ -18,6 +18,7 @@ type layer struct {
 	dst    *[]Hit
 	filter Filter
 	limits Limits
+	key    string // which layer of the user it is (see ShortLayers)
 }
 
 // minScore is l's floor: its MinScore, or the embedder's relevance floor
@@ -60,10 +61,9 @@ func (r *Retriever) searchLayer(ctx context.Context, l layer, vec []float32, que
 // user: TopK is UserSearchMargin times the sum of theirs, and each layer
 // takes, in the order of that one answer, the hits its filter matches.
 // A layer left short by an answer that was full (more may lie beyond the
-// margin) is searched alone, the short layers at once: a second round
-// trip, so that no layer comes back short for lack of margin. A user
-// with more candidates than the margin and few relationship or run
-// memories pays it on every chat.
+// margin) is searched alone, so that no layer comes back short for lack
+// of margin: after the one search the first time (a second round trip),
+// alongside it from then on while it stays short (see ShortLayers).
 //
 // What this gives, against searching each layer alone:
 //   - listed layers (newest first) and searches by vector only: the same
@@ -86,6 +86,21 @@ func (r *Retriever) searchUser(ctx context.Context, userID string, g []layer, ve
 	for _, l := range g {
 		n += l.limits.TopK
 	}
+	// The layers this user's last recall found short are searched alone
+	// now, alongside the one search.
+	ahead := make([]bool, len(g))
+	errs := make([]error, len(g))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i, l := range g {
+		if r.ShortLayers.has(userID, l.key) {
+			ahead[i] = true
+			wg.Go(func() {
+				hits, err := r.searchLayer(ctx, l, vec, query)
+				*l.dst, errs[i] = hits, err
+			})
+		}
+	}
 	all := layer{filter: UserFilter(userID), limits: g[0].limits}
 	all.limits.TopK = UserSearchMargin * n
 	hits, err := r.searchLayer(ctx, all, vec, query)
@@ -93,31 +108,29 @@ func (r *Retriever) searchUser(ctx context.Context, userID string, g []layer, ve
 		return fmt.Errorf("searching the memories of the user: %w", err)
 	}
 	full := len(hits) >= all.limits.TopK
-	var short []layer
-	for _, l := range g {
+	for i, l := range g {
 		var mine []Hit
-		for i := range hits {
+		for j := range hits {
 			if len(mine) == l.limits.TopK {
 				break
 			}
-			if l.filter.Match(&hits[i].Memory) {
-				mine = append(mine, hits[i])
+			if l.filter.Match(&hits[j].Memory) {
+				mine = append(mine, hits[j])
 			}
 		}
-		*l.dst = mine
-		if full && len(mine) < l.limits.TopK {
-			short = append(short, l)
+		short := full && len(mine) < l.limits.TopK
+		r.ShortLayers.set(userID, l.key, short)
+		switch {
+		case ahead[i]: // its own answer is on its way
+		case short:
+			// Searched alone after all: a second round trip this time.
+			wg.Go(func() {
+				hits, err := r.searchLayer(ctx, l, vec, query)
+				*l.dst, errs[i] = hits, err
+			})
+		default:
+			*l.dst = mine
 		}
-	}
-	// The short layers' own searches run at once: one more round trip,
-	// whatever their number.
-	errs := make([]error, len(short))
-	var wg sync.WaitGroup
-	for i, l := range short {
-		wg.Go(func() {
-			hits, err := r.searchLayer(ctx, l, vec, query)
-			*l.dst, errs[i] = hits, err
-		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)

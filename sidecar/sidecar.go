@@ -154,7 +154,7 @@ func run(ctx context.Context, getenv func(string) string, unknown []config.Unkno
 	if err != nil {
 		return fmt.Errorf("upstream.url: %w", err) // Validate has checked it
 	}
-	recaller := &memory.Retriever{Store: store, Embedder: embedder, Personas: personas}
+	recaller := &memory.Retriever{Store: store, Embedder: embedder, Personas: personas, ShortLayers: memory.NewShortLayers(0)}
 	// The default encoding's vocabulary takes a few hundred milliseconds to
 	// build: built now, not on the first request's time.
 	go injector.LoadEncoding(injector.O200kBase)
