@@ -21,7 +21,9 @@ func TestMetrics(t *testing.T) {
 	}
 	s.do("POST", "/v1/chat/completions", `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`, map[string]string{"X-Memory-User-Id": "sarah"})
 	s.do("GET", "/v1/models", "", nil)
-	// The turns are learned in the background: wait until /metrics says so.
+	// The turns are learned in the background: wait until /metrics says so,
+	// and the outbox has let go of them (a turn counts as applied a moment
+	// before its outbox entry is removed).
 	var text string
 	waitFor(5*time.Second, func() bool {
 		resp, err := http.Get(s.url + "/metrics")
@@ -32,7 +34,9 @@ func TestMetrics(t *testing.T) {
 		resp.Body.Close()
 		text = string(b)
 		applied := `memproxy_writer_turns_total{result="applied"}`
-		return strings.Contains(text, applied) && metric(t, text, applied) >= 6
+		pending := "memproxy_outbox_pending"
+		return strings.Contains(text, applied) && metric(t, text, applied) >= 6 &&
+			strings.Contains(text, pending) && metric(t, text, pending) == 0
 	})
 	checks := map[string]float64{
 		`memproxy_requests_total{code="200",route="/v1/chat/completions"}`:   6,
