@@ -147,7 +147,19 @@ func loadTest(t *testing.T, store *restartable) {
 		}
 		<-reachedRestart
 		store.lite.kill()
-		time.Sleep(2 * time.Second) // the outage under test: two seconds without a store
+		// The outage under test: at least two seconds without a store, and
+		// until a recall has met it (/metrics counts one failed open), so
+		// that a machine stalled by other work cannot let it pass unseen.
+		time.Sleep(2 * time.Second) // the outage's least length, not a wait for a signal
+		waitFor(time.Minute, func() bool {
+			resp, err := http.Get(s.url + "/metrics")
+			if err != nil {
+				return false
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return strings.Contains(string(b), `memproxy_recall_duration_seconds_count{outcome="failed_`)
+		})
 		store.lite = startLite(t, store.bin, store.dir, store.addr)
 	}()
 
