@@ -180,11 +180,11 @@ func TestPersonaCacheStaleness(t *testing.T) {
 			t.Fatalf("persona = %q", got)
 		}
 		addRaw(t, st, e, "from another sidecar", memory.Scope{AgentID: "a"}, nil)
-		time.Sleep(ttl - time.Second)
+		time.Sleep(ttl - time.Second) // the bubble's fake clock: no real wait
 		if got := persona(); !slices.Equal(got, []string{"first"}) {
 			t.Errorf("within the TTL: %q, want the cached persona", got)
 		}
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // fake clock, as above
 		if got := persona(); !slices.Equal(got, []string{"first", "from another sidecar"}) {
 			t.Errorf("after the TTL: %q, want the other sidecar's write", got)
 		}
